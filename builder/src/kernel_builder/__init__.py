@@ -1,0 +1,3 @@
+"""kernel-builder: build, check and upload Hugging Face Hub kernels."""
+
+__version__ = "0.17.0"

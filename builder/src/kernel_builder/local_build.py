@@ -1,0 +1,274 @@
+"""Build this environment's variant with the host toolchain.
+
+Nix builds the full variant matrix reproducibly. Without Nix (or with
+``--local``) we build the one variant the installed Torch needs: generate the
+scikit-build-core project, build a wheel with CMake + Ninja, and assemble
+``build/<variant>/`` from it. The CMake build directory is kept between runs
+so that touching one source file rebuilds only that file.
+
+``build/<variant>/`` is replaced atomically: everything is assembled in a
+temporary directory inside ``build/`` and renamed into place only when it is
+complete, so a failed or interrupted build leaves the previous one intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from kernels.metadata import Backend, Metadata
+from kernels.variants import build_variant_name, current_environment
+
+from .card import fill_card
+from .compat import write_compat_package
+from .config import BuildConfig
+from .errors import KernelBuilderError
+from .gitinfo import unique_id as resolve_unique_id
+from .pyproject import create_pyproject, validate_unique_id
+
+BUILD_DIR = "build"
+CARD_TEMPLATE = "CARD.md"
+BUILT_CARD = "CARD.md"
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    unique_id: Optional[str] = None
+    max_jobs: Optional[int] = None
+    cores: Optional[int] = None
+    print_build_logs: bool = False
+    variant: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    variant: str
+    variant_dir: Path
+    metadata: Metadata
+    log_file: Optional[Path]
+
+
+def cache_root() -> Path:
+    """Where CMake build trees are kept between builds."""
+    env = os.environ.get("KERNEL_BUILDER_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    return Path(base) / "kernel-builder"
+
+
+def choose_backend(config: BuildConfig) -> tuple[str, str]:
+    """``(backend, variant name)`` this environment builds for ``config``."""
+    env = current_environment()
+    backends = config.general.backends
+    if env.backend in backends:
+        backend = env.backend
+    elif "cpu" in backends:
+        backend = "cpu"
+        env = current_environment("cpu")
+    else:
+        raise KernelBuilderError(
+            f"{config.kernel_dir / 'build.toml'}: general.backends: the installed Torch is built for "
+            f"{env.backend!r}, but this kernel supports only {', '.join(backends)}; install a matching "
+            "Torch or build the full matrix with Nix"
+        )
+    if config.is_noarch:
+        return backend, f"torch-{backend}"
+    return backend, build_variant_name(env)
+
+
+def build_local(config: BuildConfig, options: BuildOptions = BuildOptions(),
+                log: Callable[[str], None] = print) -> BuildResult:
+    backend, variant = choose_backend(config)
+    if options.variant is not None and options.variant != variant:
+        raise KernelBuilderError(
+            f"--variant: {options.variant!r} cannot be built here without Nix; this environment "
+            f"builds {variant!r}"
+        )
+    uid = validate_unique_id(resolve_unique_id(config.kernel_dir, options.unique_id))
+    build_root = config.kernel_dir / BUILD_DIR
+    created_build_root = not build_root.exists()
+    build_root.mkdir(exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{variant}.tmp-", dir=build_root))
+    try:
+        if config.is_noarch:
+            metadata, log_file = _assemble_noarch(config, backend, uid, staging)
+        else:
+            metadata, log_file = _build_extension(config, backend, variant, uid, options, staging, log)
+        _write_metadata(staging, metadata)
+        write_compat_package(staging, config.general.module_name)
+        _remove_bytecode(staging)
+        _write_card(config)
+        final = build_root / variant
+        _replace_dir(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if created_build_root and not any(build_root.iterdir()):
+            build_root.rmdir()
+        raise
+    return BuildResult(variant=variant, variant_dir=final, metadata=metadata, log_file=log_file)
+
+
+def _work_dir(config: BuildConfig, variant: str) -> Path:
+    key = hashlib.sha256(str(config.kernel_dir.resolve()).encode()).hexdigest()[:12]
+    return cache_root() / f"{config.general.module_name}-{key}" / variant
+
+
+def _build_extension(config: BuildConfig, backend: str, variant: str, uid: str, options: BuildOptions,
+                     staging: Path, log: Callable[[str], None]) -> tuple[Metadata, Path]:
+    work = _work_dir(config, variant)
+    project = work / "project"
+    cmake_build = work / "cmake"
+    wheel_dir = work / "wheel"
+    project.mkdir(parents=True, exist_ok=True)
+    create_pyproject(config, project, uid, force=True)
+    shutil.rmtree(wheel_dir, ignore_errors=True)
+    wheel_dir.mkdir(parents=True)
+
+    settings = {
+        "build-dir": str(cmake_build),
+        "cmake.define.KERNEL_BACKEND": backend,
+        "cmake.build-type": "Release",
+        "build.verbose": "true" if options.print_build_logs else "false",
+        "logging.level": "INFO" if options.print_build_logs else "WARNING",
+    }
+    env = dict(os.environ)
+    jobs = options.cores or options.max_jobs
+    if jobs:
+        env["CMAKE_BUILD_PARALLEL_LEVEL"] = str(jobs)
+    script = (
+        "import json, sys\n"
+        "from scikit_build_core.build import build_wheel\n"
+        "print(build_wheel(sys.argv[1], json.loads(sys.argv[2])))\n"
+    )
+    command = [sys.executable, "-c", script, str(wheel_dir), json.dumps(settings)]
+    log_file = work / "build.log"
+    if options.print_build_logs:
+        result = subprocess.run(command, cwd=project, env=env, stdout=sys.stderr, stderr=sys.stderr)
+        log_file.write_text("(build logs were printed to standard error)\n")
+    else:
+        result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
+        log_file.write_text(result.stdout + result.stderr, encoding="utf-8")
+    if result.returncode != 0:
+        if not options.print_build_logs:
+            tail = (result.stdout + result.stderr).strip().splitlines()[-40:]
+            log("\n".join(tail))
+        raise KernelBuilderError(
+            f"building {variant} failed (CMake/compiler errors above; full log: {log_file})"
+        )
+    wheels = list(wheel_dir.glob("*.whl"))
+    if len(wheels) != 1:
+        raise KernelBuilderError(f"expected one wheel in {wheel_dir}, found {len(wheels)}")
+    _unpack_package(wheels[0], config.general.module_name, staging)
+
+    info_file = cmake_build / "kernel-build-info.json"
+    try:
+        info = json.loads(info_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise KernelBuilderError(f"{info_file}: cannot read build information ({e})") from None
+    archs = tuple(info.get("archs", ())) if backend in ("cuda", "rocm") else ()
+    return _metadata(config, backend, info["ops_name"], archs), log_file
+
+
+def _unpack_package(wheel: Path, module_name: str, staging: Path) -> None:
+    """Copy the wheel's ``<module_name>/`` package into the variant directory."""
+    prefix = f"{module_name}/"
+    found = False
+    with zipfile.ZipFile(wheel) as zf:
+        for info in zf.infolist():
+            if not info.filename.startswith(prefix) or info.is_dir():
+                continue
+            rel = info.filename[len(prefix):]
+            if not rel or ".." in Path(rel).parts:
+                continue
+            target = staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            mode = (info.external_attr >> 16) & 0o777
+            if mode:
+                target.chmod(mode)
+            found = True
+    if not found:
+        raise KernelBuilderError(f"{wheel}: the built wheel holds no '{module_name}' package")
+
+
+def _assemble_noarch(config: BuildConfig, backend: str, uid: str, staging: Path) -> tuple[Metadata, None]:
+    package = config.python_package_dir
+    extensions = tuple(f".{e}" for e in ("py", "pyi"))
+    for path in package.rglob("*"):
+        if "__pycache__" in path.parts or not path.is_file() or path.suffix not in extensions:
+            continue
+        target = staging / path.relative_to(package)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+    ops_name = f"_{config.general.module_name}_{backend}_{uid}"
+    from importlib import resources
+
+    template = resources.files("kernel_builder").joinpath("templates", "_ops_noarch.py.in").read_text()
+    (staging / "_ops.py").write_text(template.replace("@OPS_NAME@", ops_name), encoding="utf-8")
+    return _metadata(config, backend, ops_name, ()), None
+
+
+def _metadata(config: BuildConfig, backend: str, ops_name: str, archs: tuple[str, ...]) -> Metadata:
+    general = config.general
+    backend_depends = general.backend_python_depends.get(backend, ())
+    return Metadata(
+        id=ops_name,
+        name=general.name,
+        version=general.version,
+        license=general.license,
+        backend=Backend(type=backend, archs=archs),
+        python_depends=general.python_depends,
+        python_depends_backends={backend: backend_depends} if backend_depends else {},
+        upstream=general.upstream,
+    )
+
+
+def _write_metadata(staging: Path, metadata: Metadata) -> None:
+    text = json.dumps(metadata.to_dict(), indent=2) + "\n"
+    (staging / "metadata.json").write_text(text, encoding="utf-8")
+
+
+def _remove_bytecode(root: Path) -> None:
+    for cache in list(root.rglob("__pycache__")):
+        shutil.rmtree(cache, ignore_errors=True)
+    for pyc in list(root.rglob("*.py[co]")):
+        pyc.unlink()
+
+
+def _write_card(config: BuildConfig) -> None:
+    template = config.kernel_dir / CARD_TEMPLATE
+    if not template.is_file():
+        return
+    card = fill_card(config, template.read_text(encoding="utf-8"))
+    target = config.kernel_dir / BUILD_DIR / BUILT_CARD
+    tmp = target.with_name(f".{BUILT_CARD}.tmp")
+    tmp.write_text(card, encoding="utf-8")
+    os.replace(tmp, target)
+
+
+def _replace_dir(staging: Path, final: Path) -> None:
+    """Move ``staging`` to ``final``, replacing any previous build atomically."""
+    old = None
+    if final.exists() or final.is_symlink():
+        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+        old.rmdir()
+        os.rename(final, old)
+    try:
+        os.rename(staging, final)
+    except BaseException:
+        if old is not None:
+            os.rename(old, final)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
