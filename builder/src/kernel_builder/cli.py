@@ -103,10 +103,10 @@ def clean_pyproject_command(kernel_dir: Path, target_dir: Optional[Path], dry_ru
 
 def _build_options(func: Any) -> Any:
     func = click.option("-L", "--print-build-logs", is_flag=True, help="Print full build logs on standard error.")(func)
-    func = click.option("--cores", type=click.IntRange(min=1), help="Number of CPU cores to use for each build job.")(func)
+    func = click.option("--cores", type=click.IntRange(min=1), help="Number of CPU cores to use for each build job (locally: nvcc threads per CUDA file).")(func)
     func = click.option(
         "--max-jobs", type=click.IntRange(min=1),
-        help="Maximum number of parallel build jobs (Nix); locally the build parallelism when --cores is not given.",
+        help="Maximum number of parallel build jobs (locally: parallel compiler processes).",
     )(func)
     func = click.option("--local", is_flag=True, help="Build with the host toolchain even when Nix is installed.")(func)
     func = click.option("--unique-id", help="Suffix for the ops namespace instead of the git short sha.")(func)

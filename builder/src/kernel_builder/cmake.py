@@ -28,7 +28,7 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def cuda_arch_tables(kernel: Kernel) -> dict[str, list[str]]:
+def cuda_arch_tables(kernel: Kernel | None) -> dict[str, list[str]]:
     """Per CUDA toolkit: the capabilities this kernel is compiled for there.
 
     The kernel's ``cuda-capabilities`` (or the toolkit's defaults) intersected
@@ -37,13 +37,14 @@ def cuda_arch_tables(kernel: Kernel) -> dict[str, list[str]]:
     toolkits = load_lib_json("cuda")["toolkits"]
     tables = {}
     for version, toolkit in toolkits.items():
-        wanted = kernel.cuda_capabilities or tuple(toolkit["default"])
+        wanted = (kernel.cuda_capabilities if kernel else None) or tuple(toolkit["default"])
         tables[version] = [cap for cap in wanted if cap in toolkit["supported"]]
     return tables
 
 
-def _cuda_arch_block(kernel: Kernel, target: str) -> str:
-    lines = [f"  # CUDA capabilities of kernel '{kernel.name}' per toolkit version."]
+def _cuda_arch_block(kernel: Kernel | None, target: str, record: bool = True) -> str:
+    what = f"kernel '{kernel.name}'" if kernel else "the extension's own sources"
+    lines = [f"  # CUDA capabilities of {what} per toolkit version."]
     first = True
     for version, caps in cuda_arch_tables(kernel).items():
         keyword = "if" if first else "elseif"
@@ -56,7 +57,7 @@ def _cuda_arch_block(kernel: Kernel, target: str) -> str:
         f'(supported: {", ".join(cuda_arch_tables(kernel))})")'
     )
     lines.append("  endif()")
-    lines.append(f"  kb_set_cuda_archs({target} \"${{_kb_caps}}\")")
+    lines.append(f"  kb_set_cuda_archs({target} \"${{_kb_caps}}\" {'ON' if record else 'OFF'})")
     return "\n".join(lines)
 
 
@@ -94,6 +95,7 @@ def render_cmakelists(config: BuildConfig, target_dir: Path, unique_id: str) -> 
     torch_src = " ".join(_quote(f"{source_root}/{s}") for s in config.torch.src)
     torch_includes = " ".join(_quote(f"{source_root}/{i}") for i in config.torch.include)
     pyext_patterns = " ".join(f'PATTERN "*.{ext}"' for ext in config.torch.pyext)
+    ext_arch_block = _cuda_arch_block(None, "${OPS_NAME}", record=False)
     kernel_blocks = "\n\n".join(_kernel_block(k, source_root) for k in config.kernels.values() if k.backend in CMAKE_BACKENDS)
     stable_abi = ""
     if config.torch.stable_abi is not None:
@@ -141,7 +143,10 @@ list(APPEND CMAKE_PREFIX_PATH "${{_kb_torch_prefix}}")
 
 if(KERNEL_BACKEND STREQUAL "cuda")
   enable_language(CUDA)
-  set(KB_CUDA_TOOLKIT "${{CMAKE_CUDA_COMPILER_VERSION_MAJOR}}.${{CMAKE_CUDA_COMPILER_VERSION_MINOR}}")
+  string(REGEX MATCH "^[0-9]+\\.[0-9]+" KB_CUDA_TOOLKIT "${{CMAKE_CUDA_COMPILER_VERSION}}")
+  # Architectures are set per kernel target; Torch warns if this is defined.
+  unset(CMAKE_CUDA_ARCHITECTURES)
+  unset(CMAKE_CUDA_ARCHITECTURES CACHE)
   # Torch adds -gencode flags for TORCH_CUDA_ARCH_LIST to CMAKE_CUDA_FLAGS;
   # each kernel sets its own architectures below, so those are dropped again.
   if(NOT DEFINED ENV{{TORCH_CUDA_ARCH_LIST}})
@@ -151,8 +156,22 @@ endif()
 
 find_package(Torch REQUIRED)
 
+set(KB_EXTRA_INCLUDES "")
 if(KERNEL_BACKEND STREQUAL "cuda")
   string(REGEX REPLACE "-gencode +arch=[^ ]+" "" CMAKE_CUDA_FLAGS "${{CMAKE_CUDA_FLAGS}}")
+  # nvcc compiles the architectures of one file in parallel (0: one thread per core).
+  if(NOT DEFINED KB_NVCC_THREADS)
+    set(KB_NVCC_THREADS 0)
+  endif()
+  string(APPEND CMAKE_CUDA_FLAGS " --threads=${{KB_NVCC_THREADS}}")
+  # Torch's CUDA headers include the CUDA math libraries (cuSPARSE, cuBLAS, ...).
+  # A toolkit without them can use the headers of Torch's pip dependencies.
+  if(NOT EXISTS "${{CUDAToolkit_INCLUDE_DIRS}}/cusparse.h")
+    execute_process(
+      COMMAND "${{Python_EXECUTABLE}}" -c "import glob, importlib.util, os; s = importlib.util.find_spec('nvidia'); print(';'.join(sorted(d for p in (s.submodule_search_locations if s else []) for d in glob.glob(os.path.join(p, '*', 'include')))))"
+      OUTPUT_VARIABLE KB_EXTRA_INCLUDES OUTPUT_STRIP_TRAILING_WHITESPACE)
+    message(STATUS "kernel-builder: CUDA math library headers from Torch's dependencies: ${{KB_EXTRA_INCLUDES}}")
+  endif()
 endif()
 
 if(Torch_VERSION VERSION_GREATER_EQUAL "2.10")
@@ -172,6 +191,9 @@ Python_add_library(${{OPS_NAME}} MODULE USE_SABI 3.9 WITH_SOABI {torch_src})
 target_include_directories(${{OPS_NAME}} PRIVATE "${{CMAKE_CURRENT_SOURCE_DIR}}/torch-ext" "${{KERNEL_SOURCE_DIR}}/torch-ext" {torch_includes})
 target_compile_definitions(${{OPS_NAME}} PRIVATE TORCH_EXTENSION_NAME=${{OPS_NAME}} ${{KB_BACKEND_DEFINE}})
 target_link_libraries(${{OPS_NAME}} PRIVATE torch)
+if(KB_EXTRA_INCLUDES)
+  target_include_directories(${{OPS_NAME}} SYSTEM PRIVATE ${{KB_EXTRA_INCLUDES}})
+endif()
 {stable_abi}
 
 # Compile settings shared by the object libraries of the [kernel.*] sections.
@@ -179,12 +201,15 @@ function(kb_configure_object target)
   target_compile_definitions(${{target}} PRIVATE TORCH_EXTENSION_NAME=${{OPS_NAME}} ${{KB_BACKEND_DEFINE}})
   target_include_directories(${{target}} PRIVATE "${{CMAKE_CURRENT_SOURCE_DIR}}/torch-ext" "${{KERNEL_SOURCE_DIR}}/torch-ext")
   target_link_libraries(${{target}} PRIVATE torch)
+  if(KB_EXTRA_INCLUDES)
+    target_include_directories(${{target}} SYSTEM PRIVATE ${{KB_EXTRA_INCLUDES}})
+  endif()
 endfunction()
 
 # Turn ["8.0", "9.0a"] into CUDA_ARCHITECTURES "80-real;90a-real", giving the
 # highest plain capability PTX too so newer GPUs can JIT it.
 set(KB_ALL_CUDA_ARCHS "")
-function(kb_set_cuda_archs target caps)
+function(kb_set_cuda_archs target caps record)
   set(_archs "")
   set(_ptx "")
   foreach(_cap IN LISTS caps)
@@ -199,6 +224,9 @@ function(kb_set_cuda_archs target caps)
     list(APPEND _archs "${{_ptx}}")
   endif()
   set_target_properties(${{target}} PROPERTIES CUDA_ARCHITECTURES "${{_archs}}")
+  if(NOT record)
+    return()
+  endif()
   set(_all ${{KB_ALL_CUDA_ARCHS}})
   foreach(_cap IN LISTS caps)
     string(REPLACE "." "" _arch "${{_cap}}")
@@ -213,6 +241,11 @@ function(kb_set_cuda_archs target caps)
 endfunction()
 
 {kernel_blocks}
+
+if(KERNEL_BACKEND STREQUAL "cuda")
+  # The extension's own sources ([torch] src) use the toolkit's default capabilities.
+{ext_arch_block}
+endif()
 
 # Python package: the kernel's own files, the generated _ops.py and the extension.
 configure_file("${{CMAKE_CURRENT_SOURCE_DIR}}/cmake/_ops.py.in" "${{CMAKE_CURRENT_BINARY_DIR}}/_ops.py" @ONLY)

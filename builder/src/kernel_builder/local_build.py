@@ -99,6 +99,7 @@ def build_local(config: BuildConfig, options: BuildOptions = BuildOptions(),
     created_build_root = not build_root.exists()
     build_root.mkdir(exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{variant}.tmp-", dir=build_root))
+    staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private; a build dir is not
     try:
         if config.is_noarch:
             metadata, log_file = _assemble_noarch(config, backend, uid, staging)
@@ -116,6 +117,12 @@ def build_local(config: BuildConfig, options: BuildOptions = BuildOptions(),
             build_root.rmdir()
         raise
     return BuildResult(variant=variant, variant_dir=final, metadata=metadata, log_file=log_file)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _work_dir(config: BuildConfig, variant: str) -> Path:
@@ -142,9 +149,11 @@ def _build_extension(config: BuildConfig, backend: str, variant: str, uid: str, 
         "logging.level": "INFO" if options.print_build_logs else "WARNING",
     }
     env = dict(os.environ)
-    jobs = options.cores or options.max_jobs
+    jobs = options.max_jobs or options.cores
     if jobs:
         env["CMAKE_BUILD_PARALLEL_LEVEL"] = str(jobs)
+    if options.cores:
+        settings["cmake.define.KB_NVCC_THREADS"] = str(options.cores)
     script = (
         "import json, sys\n"
         "from scikit_build_core.build import build_wheel\n"

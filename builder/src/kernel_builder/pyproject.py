@@ -46,7 +46,7 @@ def render_pyproject_toml(config: BuildConfig) -> str:
 # {GENERATED_MARKER} from build.toml. Do not edit: run
 # `kernel-builder create-pyproject -f` again instead.
 [build-system]
-requires = ["scikit-build-core>=0.10", "cmake>=3.26", "ninja", "torch"]
+requires = ["scikit-build-core>=0.10", "torch"]
 build-backend = "scikit_build_core.build"
 
 [project]

@@ -20,7 +20,7 @@ class MetadataError(ValueError):
 
 def is_module_name(name: str) -> bool:
     """Whether ``name`` can be a Python module name."""
-    return bool(_MODULE_NAME.match(name)) and not keyword.iskeyword(name)
+    return bool(_MODULE_NAME.fullmatch(name)) and not keyword.iskeyword(name)
 
 
 @dataclass(frozen=True)

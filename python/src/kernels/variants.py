@@ -137,9 +137,10 @@ def current_environment(backend: Optional[str] = None) -> Environment:
     torch_backend, compute = torch_compute_backend()
     if backend is not None and backend != torch_backend:
         if backend != "cpu":
+            choices = "'cpu'" if torch_backend == "cpu" else f"'cpu' or {torch_backend!r}"
             raise ValueError(
                 f"backend {backend!r} is not available: Torch {torch.__version__} was built "
-                f"for {torch_backend!r}; use 'cpu' or {torch_backend!r}"
+                f"for {torch_backend!r}; use {choices}"
             )
         torch_backend, compute = "cpu", "cpu"
     version = torch.__version__.split("+")[0]
