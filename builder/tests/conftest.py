@@ -419,10 +419,7 @@ CONFIG_ERROR_CASES: list[ConfigErrorCase] = [
     ConfigErrorCase("hub-repo-id-three-parts", _set("general.hub", {"repo-id": "a/b/c"}), "general.hub.repo-id",
                     ("org/name",)),
     ConfigErrorCase("hub-repo-id-trailing-newline", _set("general.hub", {"repo-id": "org/k\n"}),
-                    "general.hub.repo-id", ("org/name",),
-                    marks=(pytest.mark.xfail(
-                        strict=True,
-                        reason="config._REPO_ID.match with '$' accepts a trailing newline; use fullmatch"),)),
+                    "general.hub.repo-id", ("org/name",)),
     ConfigErrorCase("license-list", _set("general.license", ["MIT"]), "general.license", ("expected a string",)),
     ConfigErrorCase("torch-src-string", _set("torch.src", "torch-ext/torch_binding.cpp"), "torch.src",
                     ("expected a list of strings",)),
@@ -460,11 +457,7 @@ CONFIG_ERROR_CASES: list[ConfigErrorCase] = [
                     ("expected a table",)),
     ConfigErrorCase("kernel-name-with-space", _kernel_named("a b"), "kernel.a b", ("letters, digits",)),
     ConfigErrorCase("kernel-name-with-dot", _kernel_named("a.b"), "kernel.a.b", ("letters, digits",)),
-    ConfigErrorCase("kernel-name-trailing-newline", _kernel_named("k\n"), "kernel.k\n", ("letters, digits",),
-                    marks=(pytest.mark.xfail(
-                        strict=True,
-                        reason="config._parse_kernel checks the kernel name with re.match and '$', which "
-                               "accepts a trailing newline; use re.fullmatch"),)),
+    ConfigErrorCase("kernel-name-trailing-newline", _kernel_named("k\n"), "kernel.k\\n", ("letters, digits",)),
     ConfigErrorCase("kernels-without-torch", _delete("torch"), "torch", ("missing [torch] section",)),
     # Backends and dependencies.
     ConfigErrorCase("unknown-general-backend", _set("general.backends", ["cpu", "cuda", "tpu"]), "general.backends",
@@ -501,11 +494,7 @@ CONFIG_ERROR_CASES: list[ConfigErrorCase] = [
     ConfigErrorCase("name-with-dot", _set("general.name", "my.kernel"), "general.name", ("valid Python module name",)),
     ConfigErrorCase("name-empty", _set("general.name", ""), "general.name", ("valid Python module name",)),
     ConfigErrorCase("name-trailing-newline", _set("general.name", "mykernel\n"), "general.name",
-                    ("valid Python module name",),
-                    marks=(pytest.mark.xfail(
-                        strict=True,
-                        reason="kernels.metadata.is_module_name uses re.match with '$', which accepts a "
-                               "trailing newline; use _MODULE_NAME.fullmatch"),)),
+                    ("valid Python module name",)),
     ConfigErrorCase("missing-package-init", _no_package, "general.name",
                     (f"torch-ext/{NAME}/__init__.py", "not found")),
     ConfigErrorCase("dashed-name-needs-underscored-package", _dashed_name_wrong_package, "general.name",

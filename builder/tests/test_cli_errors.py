@@ -185,8 +185,6 @@ def test_create_pyproject_invalid_unique_id(project, cli, expect_error, unique_i
     assert project.snapshot() == before
 
 
-@pytest.mark.xfail(strict=True, reason="pyproject._UNIQUE_ID.match with '$' accepts a trailing newline; "
-                                       "use _UNIQUE_ID.fullmatch in validate_unique_id")
 def test_create_pyproject_unique_id_trailing_newline(project, cli, expect_error) -> None:
     before = project.snapshot()
     expect_error(cli("create-pyproject", "--unique-id", "abc\n", project.root), "--unique-id")

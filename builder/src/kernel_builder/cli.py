@@ -90,14 +90,18 @@ def clean_pyproject_command(kernel_dir: Path, target_dir: Optional[Path], dry_ru
     if not plan.remove:
         click.echo("nothing to clean")
         return
-    for path in plan.remove:
-        click.echo(f"{'would remove' if dry_run else 'removing'} {path}")
     if dry_run:
+        for path in plan.remove:
+            click.echo(f"would remove {path}")
         return
     if not force:
         if not sys.stdin.isatty():
             raise KernelBuilderError("not deleting without confirmation: use -f/--force (or -d to preview)")
+        for path in plan.remove:
+            click.echo(f"will remove {path}")
         click.confirm(f"Delete {len(plan.remove)} generated file(s)?", abort=True)
+    for path in plan.remove:
+        click.echo(f"removing {path}")
     apply_clean(plan, target)
 
 

@@ -28,6 +28,14 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _language_flags(language: str, flags: tuple[str, ...]) -> str:
+    """One quoted generator expression per flag, so flags reach only ``language``."""
+    def escape(flag: str) -> str:
+        return flag.replace(">", "$<ANGLE-R>").replace(",", "$<COMMA>").replace(";", "$<SEMICOLON>")
+
+    return " ".join(_quote(f"$<$<COMPILE_LANGUAGE:{language}>:{escape(f)}>") for f in flags)
+
+
 def cuda_arch_tables(kernel: Kernel | None) -> dict[str, list[str]]:
     """Per CUDA toolkit: the capabilities this kernel is compiled for there.
 
@@ -57,6 +65,12 @@ def _cuda_arch_block(kernel: Kernel | None, target: str, record: bool = True) ->
         f'(supported: {", ".join(cuda_arch_tables(kernel))})")'
     )
     lines.append("  endif()")
+    lines.append("  if(NOT _kb_caps)")
+    lines.append(
+        f'    message(FATAL_ERROR "kernel-builder: none of the CUDA capabilities of {what} '
+        'can be built with CUDA toolkit ${KB_CUDA_TOOLKIT}")'
+    )
+    lines.append("  endif()")
     lines.append(f"  kb_set_cuda_archs({target} \"${{_kb_caps}}\" {'ON' if record else 'OFF'})")
     return "\n".join(lines)
 
@@ -73,12 +87,10 @@ def _kernel_block(kernel: Kernel, source_root: str) -> str:
     if includes:
         parts.append(f"  target_include_directories({target} PRIVATE {includes})")
     if kernel.cxx_flags:
-        flags = " ".join(_quote(f) for f in kernel.cxx_flags)
-        parts.append(f"  target_compile_options({target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:{flags}>)")
+        parts.append(f"  target_compile_options({target} PRIVATE {_language_flags('CXX', kernel.cxx_flags)})")
     if kernel.backend == "cuda":
         if kernel.cuda_flags:
-            flags = " ".join(_quote(f) for f in kernel.cuda_flags)
-            parts.append(f"  target_compile_options({target} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:{flags}>)")
+            parts.append(f"  target_compile_options({target} PRIVATE {_language_flags('CUDA', kernel.cuda_flags)})")
         parts.append(_cuda_arch_block(kernel, target))
     parts.append(f"  target_link_libraries(${{OPS_NAME}} PRIVATE {target})")
     parts.append("endif()")

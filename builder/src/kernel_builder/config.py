@@ -315,7 +315,7 @@ def _parse_general(table: _Table) -> General:
     hub_table = table.table("hub")
     if hub_table is not None:
         repo_id = hub_table.string("repo-id")
-        if repo_id is not None and not _REPO_ID.match(repo_id):
+        if repo_id is not None and not _REPO_ID.fullmatch(repo_id):
             raise hub_table.error("repo-id", f"expected a Hub repository id like 'org/name', got {repo_id!r}")
         hub = Hub(repo_id=repo_id, branch=hub_table.string("branch"))
         hub_table.reject_unknown()
@@ -379,14 +379,14 @@ def _parse_torch(table: _Table, kernel_dir: Path) -> Torch:
     if torch.minver and torch.maxver and torch.minver > torch.maxver:
         raise table.error("minver", f"minver {torch.minver} is above maxver {torch.maxver}")
     for ext in torch.pyext:
-        if not re.match(r"^[A-Za-z0-9]+$", ext):
+        if not re.fullmatch(r"[A-Za-z0-9]+", ext):
             raise table.error("pyext", f"expected file extensions without a dot such as 'py', got {ext!r}")
     table.reject_unknown()
     return torch
 
 
 def _parse_kernel(name: str, table: _Table, general: General, kernel_dir: Path) -> Kernel:
-    if not re.match(r"^[A-Za-z0-9_-]+$", name):
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise ConfigError(table.file, table.key, "kernel names may only use letters, digits, '_' and '-'")
     backend = table.string("backend", required=True)
     allowed_backends = buildable_backends()
@@ -433,7 +433,7 @@ def _parse_kernel(name: str, table: _Table, general: General, kernel_dir: Path) 
                 )
     rocm_archs = table.strings("rocm-archs") or ()
     for arch in rocm_archs:
-        if not _ROCM_ARCH.match(arch):
+        if not _ROCM_ARCH.fullmatch(arch):
             raise table.error("rocm-archs", f"expected ROCm architectures such as 'gfx942', got {arch!r}")
     return Kernel(
         name=name,

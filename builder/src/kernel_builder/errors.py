@@ -11,6 +11,8 @@ class ConfigError(KernelBuilderError):
     """A problem in ``build.toml``: names the file, the key and what is expected."""
 
     def __init__(self, file: str, key: str, message: str):
+        if not key.isprintable():
+            key = key.encode("unicode_escape").decode("ascii")
         self.file = file
         self.key = key
         self.message = message

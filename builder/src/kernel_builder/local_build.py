@@ -83,7 +83,31 @@ def choose_backend(config: BuildConfig) -> tuple[str, str]:
         )
     if config.is_noarch:
         return backend, f"torch-{backend}"
+    _check_version_bounds(config, env.torch_version, backend)
     return backend, build_variant_name(env)
+
+
+def _check_version_bounds(config: BuildConfig, torch_version: str, backend: str) -> None:
+    """Refuse to build for a Torch or CUDA version that build.toml excludes."""
+    from packaging.version import Version
+
+    file = config.kernel_dir / "build.toml"
+    torch = config.torch
+    installed = Version(torch_version)
+    if torch is not None:
+        if torch.minver is not None and installed.release[:2] < torch.minver.release[:2]:
+            raise KernelBuilderError(f"{file}: torch.minver: the installed Torch {installed} is older than {torch.minver}")
+        if torch.maxver is not None and installed.release[:2] > torch.maxver.release[:2]:
+            raise KernelBuilderError(f"{file}: torch.maxver: the installed Torch {installed} is newer than {torch.maxver}")
+    if backend == "cuda":
+        import torch as torch_module
+
+        cuda = Version(torch_module.version.cuda)
+        bounds = config.general.cuda
+        if bounds.minver is not None and cuda.release[:2] < bounds.minver.release[:2]:
+            raise KernelBuilderError(f"{file}: general.cuda.minver: Torch's CUDA {cuda} is older than {bounds.minver}")
+        if bounds.maxver is not None and cuda.release[:2] > bounds.maxver.release[:2]:
+            raise KernelBuilderError(f"{file}: general.cuda.maxver: Torch's CUDA {cuda} is newer than {bounds.maxver}")
 
 
 def build_local(config: BuildConfig, options: BuildOptions = BuildOptions(),
@@ -125,8 +149,16 @@ def _umask() -> int:
     return mask
 
 
+#: Environment variables CMake reads only when a build tree is first configured;
+#: a change must therefore start a fresh build tree rather than reuse the old one.
+_TOOLCHAIN_VARIABLES = ("CC", "CXX", "CUDACXX", "CUDAHOSTCXX", "CUDA_HOME", "CMAKE_GENERATOR")
+
+
 def _work_dir(config: BuildConfig, variant: str) -> Path:
-    key = hashlib.sha256(str(config.kernel_dir.resolve()).encode()).hexdigest()[:12]
+    """Per kernel, variant and toolchain: where the CMake build tree is kept."""
+    identity = [str(config.kernel_dir.resolve()), sys.executable]
+    identity += [f"{name}={os.environ.get(name, '')}" for name in _TOOLCHAIN_VARIABLES]
+    key = hashlib.sha256("\0".join(identity).encode()).hexdigest()[:12]
     return cache_root() / f"{config.general.module_name}-{key}" / variant
 
 

@@ -23,7 +23,7 @@ _UNIQUE_ID = re.compile(r"^[A-Za-z0-9_]+$")
 
 
 def validate_unique_id(unique_id: str, option: str = "--unique-id") -> str:
-    if not _UNIQUE_ID.match(unique_id):
+    if not _UNIQUE_ID.fullmatch(unique_id):
         raise KernelBuilderError(
             f"{option}: expected letters, digits and '_' only (it becomes part of a Python "
             f"module name), got {unique_id!r}"
@@ -149,16 +149,18 @@ def plan_clean(config: BuildConfig, target_dir: Path, ops_id: str | None = None)
     if ops_id is not None:
         validate_unique_id(ops_id, "--ops-id")
         package = target_dir / "torch-ext" / config.general.module_name
-        pattern = f"_{config.general.module_name}_*_{ops_id}.*"
-        for path in sorted(package.glob(pattern)) if package.is_dir() else []:
-            if path.is_file() and path.suffix in (".so", ".pyd", ".dylib"):
-                remove.append(path)
+        for backend in config.general.backends:
+            pattern = f"_{config.general.module_name}_{backend}_{ops_id}.*"
+            for path in sorted(package.glob(pattern)) if package.is_dir() else []:
+                if path.is_file() and path.suffix in (".so", ".pyd", ".dylib"):
+                    remove.append(path)
     return CleanPlan(remove=remove, skipped=skipped)
 
 
 def apply_clean(plan: CleanPlan, target_dir: Path) -> None:
     for path in plan.remove:
         path.unlink()
-    cmake_dir = target_dir / "cmake"
-    if cmake_dir.is_dir() and not any(cmake_dir.iterdir()):
-        cmake_dir.rmdir()
+    # Directories create-pyproject made and that are now empty go too.
+    for directory in (target_dir / "cmake", target_dir / "torch-ext"):
+        if directory.is_dir() and not directory.is_symlink() and not any(directory.iterdir()):
+            directory.rmdir()
