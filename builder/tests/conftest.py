@@ -407,7 +407,7 @@ CONFIG_ERROR_CASES: list[ConfigErrorCase] = [
     ConfigErrorCase("name-int", _set("general.name", 1), "general.name", ("expected a string",)),
     ConfigErrorCase("name-missing", _delete("general.name"), "general.name", ("missing required key", "a string")),
     ConfigErrorCase("backends-missing", _delete("general.backends"), "general.backends",
-                    ("missing required key", "list of strings")),
+                    ("missing required key", "list of backends", "update-build")),
     ConfigErrorCase("general-missing", _delete("general"), "general", ("missing required table [general]",)),
     ConfigErrorCase("general-not-a-table", _all(_delete("general"), _set("general", "x")), "general",
                     ("expected a table",)),

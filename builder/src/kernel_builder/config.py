@@ -272,12 +272,23 @@ def parse_config(data: dict[str, Any], kernel_dir: Path, file: str = BUILD_TOML)
 
 
 def _reject_old_format(root: _Table) -> None:
-    general = root.data.get("general")
-    if isinstance(general, dict) and "universal" in general:
-        raise root.error(
-            "general.universal",
-            "this is an older build.toml format; run `kernel-builder update-build` to convert it",
+    from .formats import CURRENT_FORMAT, old_format_evidence
+
+    found = old_format_evidence(root.data)
+    if found is not None:
+        raise ConfigError(
+            root.file,
+            "",
+            f"this build.toml uses the older v{found} format (current: v{CURRENT_FORMAT}); "
+            "run `kernel-builder update-build` to convert it",
         )
+    general = root.data.get("general")
+    for key in ("universal", "cuda-minver", "cuda-maxver"):
+        if isinstance(general, dict) and key in general:
+            raise root.error(
+                f"general.{key}",
+                "this key belongs to an older build.toml format; run `kernel-builder update-build` to convert it",
+            )
 
 
 def _parse_general(table: _Table) -> General:
@@ -293,6 +304,12 @@ def _parse_general(table: _Table) -> General:
         raise table.error("version", f"expected a non-negative integer, got {version}")
     license = table.string("license")
     upstream = table.string("upstream")
+    if not table.has("backends"):
+        raise table.error(
+            "backends",
+            "missing required key (expected a list of backends such as [\"cpu\", \"cuda\"]; "
+            "for an older build.toml run `kernel-builder update-build`)",
+        )
     backends = table.strings("backends", required=True)
     assert backends is not None
     if not backends:
