@@ -105,6 +105,34 @@ def clean_pyproject_command(kernel_dir: Path, target_dir: Optional[Path], dry_ru
     apply_clean(plan, target)
 
 
+@main.command("update-build")
+@KERNEL_DIR
+def update_build_command(kernel_dir: Path) -> None:
+    """Update a `build.toml` to the current format."""
+    from ._toml import tomllib
+    from .config import BUILD_TOML, parse_config
+    from .formats import CURRENT_FORMAT, upgrade
+
+    path = kernel_dir / BUILD_TOML
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise KernelBuilderError(f"{path}: cannot read ({e.strerror})") from None
+    try:
+        new_text, found = upgrade(text)
+    except Exception as e:  # tomlkit parse errors and impossible conversions
+        raise KernelBuilderError(f"{path}: cannot convert: {e}") from None
+    if found == CURRENT_FORMAT:
+        click.echo(f"{path}: already in the current format (v{CURRENT_FORMAT}); nothing to do")
+        return
+    # Validate the converted file before replacing the original.
+    parse_config(tomllib.loads(new_text), kernel_dir.resolve(), str(path))
+    tmp = path.with_name(f".{BUILD_TOML}.tmp")
+    tmp.write_text(new_text, encoding="utf-8")
+    tmp.replace(path)
+    click.echo(f"{path}: converted from format v{found} to v{CURRENT_FORMAT}")
+
+
 def _build_options(func: Any) -> Any:
     func = click.option("-L", "--print-build-logs", is_flag=True, help="Print full build logs on standard error.")(func)
     func = click.option("--cores", type=click.IntRange(min=1), help="Number of CPU cores to use for each build job (locally: nvcc threads per CUDA file).")(func)
