@@ -160,14 +160,15 @@ def _run_build(kernel_dir: Path, variant: Optional[str], max_jobs: Optional[int]
     click.echo(f"{reason}: building this environment's variant with the host toolchain (CMake + Ninja)", err=True)
     options = BuildOptions(unique_id=unique_id, max_jobs=max_jobs, cores=cores,
                            print_build_logs=print_build_logs, variant=variant)
-    result = build_local(config, options, log=lambda line: click.echo(line, err=True))
-    rel = result.variant_dir
-    try:
-        rel = result.variant_dir.relative_to(Path.cwd())
-    except ValueError:
-        pass
-    click.echo(f"Built variant {result.variant} (ops namespace {result.metadata.id}) into {rel}")
-    click.echo("Only this environment's variant was built; the full variant matrix needs Nix (see install.sh).")
+    results = build_local(config, options, log=lambda line: click.echo(line, err=True))
+    for result in results:
+        rel = result.variant_dir
+        try:
+            rel = result.variant_dir.relative_to(Path.cwd())
+        except ValueError:
+            pass
+        click.echo(f"Built variant {result.variant} (ops namespace {result.metadata.id}) into {rel}")
+    click.echo("Only this environment's variants were built; the full variant matrix needs Nix (see install.sh).")
 
 
 @main.command("build")

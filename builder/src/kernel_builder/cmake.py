@@ -16,8 +16,11 @@ from kernels._data import load_lib_json
 
 from .config import BuildConfig, Kernel
 
-#: Backends whose extension this generator can configure (others come later).
-CMAKE_BACKENDS = ("cpu", "cuda")
+#: Backends whose Torch extension this generator can configure. (Neuron
+#: kernels are Python-only: they are built as noarch kernels.)
+CMAKE_BACKENDS = ("cpu", "cuda", "metal", "rocm", "xpu")
+#: Source suffixes compiled per backend beyond C/C++ (headers are listed too but not compiled).
+_METAL_SHADER = ".metal"
 
 
 def _cmake_list(items: list[str] | tuple[str, ...]) -> str:
@@ -75,15 +78,46 @@ def _cuda_arch_block(kernel: Kernel | None, target: str, record: bool = True) ->
     return "\n".join(lines)
 
 
+def rocm_archs(kernel: Kernel) -> tuple[str, ...]:
+    """The ROCm architectures a kernel is built for (its own or the defaults)."""
+    return kernel.rocm_archs or tuple(load_lib_json("rocm")["default-archs"])
+
+
+def _dependency_lines(kernel: Kernel, target: str) -> list[str]:
+    """Find each build dependency's headers (Nix sets the variables; locally the user does)."""
+    known = load_lib_json("dependencies")
+    lines = []
+    for dep in kernel.depends:
+        info = known.get(dep, {})
+        if dep == "torch" or "env" not in info:
+            continue
+        lines.append(f'  kb_use_dependency({target} "{dep}" "{info["header"]}" "{info["env"]}")')
+    return lines
+
+
 def _kernel_block(kernel: Kernel, source_root: str) -> str:
     target = f"kb_kernel_{kernel.name.replace('-', '_')}"
-    sources = " ".join(_quote(f"{source_root}/{s}") for s in kernel.src)
+    shaders = [s for s in kernel.src if kernel.backend == "metal" and s.endswith(_METAL_SHADER)]
+    compiled = [s for s in kernel.src if s not in shaders]
+    sources = " ".join(_quote(f"{source_root}/{s}") for s in compiled)
     includes = " ".join(_quote(f"{source_root}/{i}") for i in kernel.include)
-    parts = [
-        f"if(KERNEL_BACKEND STREQUAL \"{kernel.backend}\")",
-        f"  add_library({target} OBJECT {sources})",
-        f"  kb_configure_object({target})",
-    ]
+    parts = [f"if(KERNEL_BACKEND STREQUAL \"{kernel.backend}\")"]
+    if kernel.backend == "rocm":
+        # CUDA sources are translated to HIP first (Torch's hipify), then compiled as HIP.
+        rel = " ".join(_quote(s) for s in compiled)
+        parts += [
+            f"  kb_hipify(_kb_sources \"{source_root}\" {rel})",
+            f"  add_library({target} OBJECT ${{_kb_sources}})",
+            "  foreach(_src IN LISTS _kb_sources)",
+            '    if(_src MATCHES "\\\\.(cu|hip)$")',
+            "      set_source_files_properties(${_src} PROPERTIES LANGUAGE HIP)",
+            "    endif()",
+            "  endforeach()",
+            f'  set_target_properties({target} PROPERTIES HIP_ARCHITECTURES "{_cmake_list(rocm_archs(kernel))}")',
+        ]
+    else:
+        parts.append(f"  add_library({target} OBJECT {sources})")
+    parts.append(f"  kb_configure_object({target})")
     if includes:
         parts.append(f"  target_include_directories({target} PRIVATE {includes})")
     if kernel.cxx_flags:
@@ -92,6 +126,19 @@ def _kernel_block(kernel: Kernel, source_root: str) -> str:
         if kernel.cuda_flags:
             parts.append(f"  target_compile_options({target} PRIVATE {_language_flags('CUDA', kernel.cuda_flags)})")
         parts.append(_cuda_arch_block(kernel, target))
+    if kernel.backend == "rocm":
+        if kernel.hip_flags:
+            parts.append(f"  target_compile_options({target} PRIVATE {_language_flags('HIP', kernel.hip_flags)})")
+        parts.append(f'  kb_record_archs("{_cmake_list(rocm_archs(kernel))}")')
+    if kernel.backend == "xpu":
+        sycl = " ".join(_quote(f) for f in ("-fsycl", *kernel.sycl_flags))
+        parts.append(f"  target_compile_options({target} PRIVATE {sycl})")
+    if kernel.backend == "metal":
+        parts.append(f"  set_target_properties({target} PROPERTIES OBJC_STANDARD 11)")
+        if shaders:
+            shader_paths = " ".join(_quote(f"{source_root}/{s}") for s in shaders)
+            parts.append(f"  kb_embed_metal({target} {kernel.name.replace('-', '_')} {shader_paths})")
+    parts += _dependency_lines(kernel, target)
     parts.append(f"  target_link_libraries(${{OPS_NAME}} PRIVATE {target})")
     parts.append("endif()")
     return "\n".join(parts)
@@ -166,6 +213,23 @@ if(KERNEL_BACKEND STREQUAL "cuda")
   endif()
 endif()
 
+if(KERNEL_BACKEND STREQUAL "rocm")
+  enable_language(HIP)
+elseif(KERNEL_BACKEND STREQUAL "xpu")
+  # SYCL kernels need the oneAPI DPC++ compiler: configure with CXX=icpx.
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "IntelLLVM")
+    message(FATAL_ERROR "kernel-builder: the xpu backend needs the oneAPI DPC++ compiler (CXX=icpx), found ${{CMAKE_CXX_COMPILER_ID}}")
+  endif()
+elseif(KERNEL_BACKEND STREQUAL "metal")
+  if(NOT APPLE)
+    message(FATAL_ERROR "kernel-builder: the metal backend builds on macOS only")
+  endif()
+  # Kernel requirements: macOS deployment target 15.0 and Metal 3.0.
+  set(CMAKE_OSX_DEPLOYMENT_TARGET "15.0")
+  enable_language(OBJCXX)
+  find_program(KB_XCRUN xcrun REQUIRED)
+endif()
+
 find_package(Torch REQUIRED)
 
 set(KB_EXTRA_INCLUDES "")
@@ -207,6 +271,63 @@ if(KB_EXTRA_INCLUDES)
   target_include_directories(${{OPS_NAME}} SYSTEM PRIVATE ${{KB_EXTRA_INCLUDES}})
 endif()
 {stable_abi}
+
+if(KERNEL_BACKEND STREQUAL "xpu")
+  target_link_options(${{OPS_NAME}} PRIVATE -fsycl)
+elseif(KERNEL_BACKEND STREQUAL "metal")
+  target_link_libraries(${{OPS_NAME}} PRIVATE "-framework Metal" "-framework Foundation")
+endif()
+
+# Headers of a build dependency (CUTLASS, metal-cpp, ...): under $ENV{{<var>}}/include.
+function(kb_use_dependency target dep header envvar)
+  find_path(_kb_dep_include "${{header}}" HINTS "$ENV{{${{envvar}}}}" PATH_SUFFIXES include NO_CACHE)
+  if(NOT _kb_dep_include)
+    message(FATAL_ERROR "kernel-builder: dependency ${{dep}} not found (no ${{header}}); set ${{envvar}} to its install prefix (Nix builds provide it)")
+  endif()
+  target_include_directories(${{target}} SYSTEM PRIVATE "${{_kb_dep_include}}")
+  get_filename_component(_kb_dep_prefix "${{_kb_dep_include}}" DIRECTORY)
+  if(EXISTS "${{_kb_dep_prefix}}/tools/util/include")
+    target_include_directories(${{target}} SYSTEM PRIVATE "${{_kb_dep_prefix}}/tools/util/include")
+  endif()
+endfunction()
+
+# ROCm: hipify CUDA sources into the build tree; OUT receives the translated paths.
+function(kb_hipify out source_root)
+  execute_process(
+    COMMAND "${{Python_EXECUTABLE}}" "${{CMAKE_CURRENT_SOURCE_DIR}}/cmake/hipify.py"
+            "${{CMAKE_CURRENT_BINARY_DIR}}/hipified" "${{source_root}}" ${{ARGN}}
+    OUTPUT_VARIABLE _translated COMMAND_ERROR_IS_FATAL ANY)
+  set(${{out}} "${{_translated}}" PARENT_SCOPE)
+endfunction()
+
+# Metal: compile the shaders to one metallib (Metal 3.0, macOS 15) and embed it
+# as the byte array <name>_metallib / <name>_metallib_size.
+function(kb_embed_metal target name)
+  set(_airs "")
+  foreach(_shader IN LISTS ARGN)
+    get_filename_component(_stem "${{_shader}}" NAME_WE)
+    set(_air "${{CMAKE_CURRENT_BINARY_DIR}}/metal/${{name}}/${{_stem}}.air")
+    add_custom_command(OUTPUT "${{_air}}"
+      COMMAND "${{KB_XCRUN}}" -sdk macosx metal -std=metal3.0 -mmacosx-version-min=15.0 -c "${{_shader}}" -o "${{_air}}"
+      DEPENDS "${{_shader}}" VERBATIM)
+    list(APPEND _airs "${{_air}}")
+  endforeach()
+  set(_lib "${{CMAKE_CURRENT_BINARY_DIR}}/metal/${{name}}.metallib")
+  set(_cpp "${{CMAKE_CURRENT_BINARY_DIR}}/metal/${{name}}_metallib.cpp")
+  add_custom_command(OUTPUT "${{_lib}}" COMMAND "${{KB_XCRUN}}" -sdk macosx metallib ${{_airs}} -o "${{_lib}}" DEPENDS ${{_airs}} VERBATIM)
+  add_custom_command(OUTPUT "${{_cpp}}"
+    COMMAND "${{CMAKE_COMMAND}}" -DMETALLIB=${{_lib}} -DSYMBOL=${{name}}_metallib -DOUTPUT=${{_cpp}} -P "${{CMAKE_CURRENT_SOURCE_DIR}}/cmake/embed_metallib.cmake"
+    DEPENDS "${{_lib}}" VERBATIM)
+  target_sources(${{target}} PRIVATE "${{_cpp}}")
+  target_compile_definitions(${{target}} PRIVATE EMBEDDED_METALLIB_SYMBOL=${{name}}_metallib)
+endfunction()
+
+# Record architectures for metadata.json (ROCm).
+function(kb_record_archs archs)
+  set(_all ${{KB_ALL_CUDA_ARCHS}} ${{archs}})
+  list(REMOVE_DUPLICATES _all)
+  set(KB_ALL_CUDA_ARCHS "${{_all}}" PARENT_SCOPE)
+endfunction()
 
 # Compile settings shared by the object libraries of the [kernel.*] sections.
 function(kb_configure_object target)
@@ -276,4 +397,31 @@ else()
 endif()
 file(WRITE "${{CMAKE_CURRENT_BINARY_DIR}}/kernel-build-info.json"
   "{{\\"ops_name\\": \\"${{OPS_NAME}}\\", \\"backend\\": \\"${{KERNEL_BACKEND}}\\", \\"archs\\": ${{_kb_archs_json}}}}\\n")
+"""
+
+
+def render_noarch_cmakelists(config: BuildConfig, target_dir: Path, unique_id: str) -> str:
+    """CMakeLists.txt of a Python-only kernel: installs the package and ``_ops.py``."""
+    rel = os.path.relpath(config.kernel_dir, target_dir.resolve())
+    source_root = "${CMAKE_CURRENT_SOURCE_DIR}" if rel == "." else f"${{CMAKE_CURRENT_SOURCE_DIR}}/{Path(rel).as_posix()}"
+    name = config.general.module_name
+    return f"""\
+# Generated by kernel-builder from build.toml. Do not edit: run
+# `kernel-builder create-pyproject -f` again instead.
+# A Python-only (noarch) kernel: nothing is compiled.
+cmake_minimum_required(VERSION 3.26)
+project({name} LANGUAGES NONE)
+
+set(KERNEL_NAME "{name}")
+set(KERNEL_SOURCE_DIR "{source_root}")
+if(NOT DEFINED KERNEL_BACKEND OR KERNEL_BACKEND STREQUAL "")
+  set(KERNEL_BACKEND "{config.general.backends[0]}")
+endif()
+set(OPS_NAME "_${{KERNEL_NAME}}_${{KERNEL_BACKEND}}_{unique_id}")
+
+configure_file("${{CMAKE_CURRENT_SOURCE_DIR}}/cmake/_ops.py.in" "${{CMAKE_CURRENT_BINARY_DIR}}/_ops.py" @ONLY)
+install(FILES "${{CMAKE_CURRENT_BINARY_DIR}}/_ops.py" DESTINATION "${{KERNEL_NAME}}")
+install(DIRECTORY "${{KERNEL_SOURCE_DIR}}/torch-ext/${{KERNEL_NAME}}/" DESTINATION "${{KERNEL_NAME}}"
+        FILES_MATCHING PATTERN "*.py" PATTERN "*.pyi"
+        PATTERN "__pycache__" EXCLUDE PATTERN "_ops.py" EXCLUDE)
 """

@@ -66,25 +66,36 @@ def cache_root() -> Path:
     return Path(base) / "kernel-builder"
 
 
-def choose_backend(config: BuildConfig) -> tuple[str, str]:
-    """``(backend, variant name)`` this environment builds for ``config``."""
+def buildable_variants(config: BuildConfig) -> list[tuple[str, str]]:
+    """``(backend, variant)`` pairs this environment builds for ``config``.
+
+    Torch's own backend comes first; the CPU variant can be built with any
+    Torch, so a multi-backend kernel also gets it.
+    """
     env = current_environment()
     backends = config.general.backends
-    if env.backend in backends:
-        backend = env.backend
-    elif "cpu" in backends:
-        backend = "cpu"
-        env = current_environment("cpu")
-    else:
+    candidates = [env.backend] + (["cpu"] if env.backend != "cpu" else [])
+    chosen = [b for b in candidates if b in backends]
+    if not chosen:
         raise KernelBuilderError(
             f"{config.kernel_dir / 'build.toml'}: general.backends: the installed Torch is built for "
             f"{env.backend!r}, but this kernel supports only {', '.join(backends)}; install a matching "
             "Torch or build the full matrix with Nix"
         )
-    if config.is_noarch:
-        return backend, f"torch-{backend}"
-    _check_version_bounds(config, env.torch_version, backend)
-    return backend, build_variant_name(env)
+    variants = []
+    for backend in chosen:
+        backend_env = env if backend == env.backend else current_environment(backend)
+        if config.is_noarch:
+            variants.append((backend, f"torch-{backend}"))
+        else:
+            _check_version_bounds(config, backend_env.torch_version, backend)
+            variants.append((backend, build_variant_name(backend_env)))
+    return variants
+
+
+def choose_backend(config: BuildConfig) -> tuple[str, str]:
+    """The preferred ``(backend, variant)`` of :func:`buildable_variants`."""
+    return buildable_variants(config)[0]
 
 
 def _check_version_bounds(config: BuildConfig, torch_version: str, backend: str) -> None:
@@ -111,14 +122,24 @@ def _check_version_bounds(config: BuildConfig, torch_version: str, backend: str)
 
 
 def build_local(config: BuildConfig, options: BuildOptions = BuildOptions(),
-                log: Callable[[str], None] = print) -> BuildResult:
-    backend, variant = choose_backend(config)
-    if options.variant is not None and options.variant != variant:
-        raise KernelBuilderError(
-            f"--variant: {options.variant!r} cannot be built here without Nix; this environment "
-            f"builds {variant!r}"
-        )
+                log: Callable[[str], None] = print) -> list[BuildResult]:
+    """Build every variant this environment can build (or just ``options.variant``)."""
+    variants = buildable_variants(config)
+    if options.variant is not None:
+        variants = [(b, v) for b, v in variants if v == options.variant]
+        if not variants:
+            names = ", ".join(v for _, v in buildable_variants(config))
+            raise KernelBuilderError(
+                f"--variant: {options.variant!r} cannot be built here without Nix; this environment "
+                f"builds {names}"
+            )
     uid = validate_unique_id(resolve_unique_id(config.kernel_dir, options.unique_id))
+    return [_build_variant(config, backend, variant, uid, options, log) for backend, variant in variants]
+
+
+def _build_variant(config: BuildConfig, backend: str, variant: str, uid: str, options: BuildOptions,
+                   log: Callable[[str], None]) -> BuildResult:
+    """Build one variant into ``build/<variant>/``, replacing the old one atomically."""
     build_root = config.kernel_dir / BUILD_DIR
     created_build_root = not build_root.exists()
     build_root.mkdir(exist_ok=True)
