@@ -190,5 +190,48 @@ def build_and_copy_command(kernel_dir: Path, max_jobs: Optional[int], cores: Opt
     _run_build(kernel_dir, None, max_jobs, cores, print_build_logs, local, unique_id)
 
 
+def _shell_command(kind: str, kernel_dir: Path, local: bool, variant: Optional[str], max_jobs: Optional[int],
+                   cores: Optional[int], print_build_logs: bool) -> None:
+    from .local_build import BuildOptions
+    from .shells import prepare_devshell, prepare_testshell, run_shell
+
+    config = load_config(kernel_dir)
+    options = BuildOptions(max_jobs=max_jobs, cores=cores, print_build_logs=print_build_logs, variant=variant)
+    log = lambda line: click.echo(line, err=True)  # noqa: E731
+    prepare = prepare_devshell if kind == "devshell" else prepare_testshell
+    shell = prepare(config, options, log)
+    click.echo(f"{kind}: no Nix shell; host-toolchain virtual environment with {shell.description}", err=True)
+    code = run_shell(shell)
+    if code:
+        sys.exit(code)
+
+
+def _shell_options(func: Any) -> Any:
+    func = click.option("-L", "--print-build-logs", is_flag=True, help="Print full build logs on standard error.")(func)
+    func = click.option("--cores", type=click.IntRange(min=1), help="Number of CPU cores to use for each build job.")(func)
+    func = click.option("--max-jobs", type=click.IntRange(min=1), help="Maximum number of parallel Nix build jobs.")(func)
+    func = click.option("--variant", help="Use a specific variant.")(func)
+    func = click.option("--local", is_flag=True, help="Use a host-toolchain virtual environment even when Nix is installed.")(func)
+    return func
+
+
+@main.command("devshell")
+@KERNEL_DIR
+@_shell_options
+def devshell_command(kernel_dir: Path, local: bool, variant: Optional[str], max_jobs: Optional[int],
+                     cores: Optional[int], print_build_logs: bool) -> None:
+    """Spawn a kernel development shell."""
+    _shell_command("devshell", kernel_dir, local, variant, max_jobs, cores, print_build_logs)
+
+
+@main.command("testshell")
+@KERNEL_DIR
+@_shell_options
+def testshell_command(kernel_dir: Path, local: bool, variant: Optional[str], max_jobs: Optional[int],
+                      cores: Optional[int], print_build_logs: bool) -> None:
+    """Spawn a kernel test shell."""
+    _shell_command("testshell", kernel_dir, local, variant, max_jobs, cores, print_build_logs)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
