@@ -210,24 +210,46 @@ def test_create_pyproject_target_is_a_file(project, cli, tmp_path: Path) -> None
     assert not (project.root / "CMakeLists.txt").exists()
 
 
-def test_create_pyproject_noarch(project, cli, expect_error) -> None:
+def test_create_pyproject_noarch(project, cli) -> None:
+    """A Python-only kernel gets a project that only installs its package (see test_cmake_backends)."""
     del project.data["torch"]
     del project.data["kernel"]
     project.write()
     before = project.snapshot()
-    expect_error(cli("create-pyproject", "--unique-id", "abc", project.root), str(project.build_toml), "noarch")
-    assert project.snapshot() == before
+    result = cli("create-pyproject", "--unique-id", "abc", project.root)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    written = {"pyproject.toml", "CMakeLists.txt", "cmake/_ops.py.in"}
+    assert set(project.snapshot()) - set(before) == written | {"cmake"}
 
 
 def test_create_pyproject_unsupported_backend(project, cli, expect_error) -> None:
-    project.general["backends"] = ["metal"]
-    project.add_file("x_metal/x.mm")
-    project.data["kernel"] = {"m": {"backend": "metal", "depends": ["torch"], "src": ["x_metal/x.mm"]}}
+    """Neuron is not a CMake backend: a neuron-only kernel with a [torch] extension is refused."""
+    project.general["backends"] = ["neuron"]
+    project.add_file("x_neuron/x.cpp")
+    project.data["kernel"] = {"n": {"backend": "neuron", "depends": ["torch"], "src": ["x_neuron/x.cpp"]}}
     project.write()
     before = project.snapshot()
-    expect_error(cli("create-pyproject", "--unique-id", "abc", project.root),
-                 str(project.build_toml), "general.backends", "metal")
+    line = expect_error(cli("create-pyproject", "--unique-id", "abc", project.root),
+                        str(project.build_toml), "general.backends", "neuron")
+    for backend in ("cpu", "cuda", "metal", "rocm", "xpu"):
+        assert backend in line
     assert project.snapshot() == before
+
+
+@pytest.mark.parametrize("backend", ["metal", "rocm", "xpu"])
+def test_create_pyproject_single_gpu_backend(project, cli, backend: str) -> None:
+    """Kernels for one non-CUDA backend only used to be refused; they are generated now."""
+    source = {"metal": "x_metal/x.mm", "rocm": "x_rocm/x.cu", "xpu": "x_xpu/x.cpp"}[backend]
+    project.general["backends"] = [backend]
+    project.add_file(source)
+    project.data["kernel"] = {"k": {"backend": backend, "depends": ["torch"], "src": [source]}}
+    project.write()
+    result = cli("create-pyproject", "--unique-id", "abc", project.root)
+    assert result.exit_code == 0, result.output
+    text = (project.root / "CMakeLists.txt").read_text()
+    assert f'set(KERNEL_SUPPORTED_BACKENDS "{backend}")' in text
+    assert f'if(KERNEL_BACKEND STREQUAL "{backend}")\n  ' in text
 
 
 def test_unknown_command_is_a_usage_error(cli) -> None:

@@ -25,13 +25,15 @@ from kernel_builder.errors import KernelBuilderError
 from kernel_builder.gitinfo import git_status, unique_id
 from kernel_builder.pyproject import (
     GENERATED_MARKER,
+    GENERATED_PATHS,
     create_pyproject,
     generated_files,
     plan_clean,
     validate_unique_id,
 )
 
-GENERATED = ["pyproject.toml", "CMakeLists.txt", "cmake/_ops.py.in", "torch-ext/registration.h"]
+#: What create-pyproject writes for a kernel with a [torch] extension: every generated path.
+GENERATED = list(GENERATED_PATHS)
 SOURCE_DIR = "${CMAKE_CURRENT_SOURCE_DIR}"
 TOOLKITS: dict = load_lib_json("cuda")["toolkits"]
 
@@ -444,19 +446,22 @@ def test_cmakelists_dashed_kernel_section(project, cli) -> None:
 
 
 def test_cmakelists_skips_backends_it_cannot_build(project, cli) -> None:
-    project.general["backends"] = ["cpu", "cuda", "rocm"]
-    project.add_file("x_rocm/x.hip")
-    project.data["kernel"]["r"] = {"backend": "rocm", "depends": ["torch"], "src": ["x_rocm/x.hip"]}
+    """Neuron kernels have no CMake build: their sections are left out, the rest is generated."""
+    project.general["backends"] = ["cpu", "cuda", "neuron"]
+    project.add_file("x_neuron/x.cpp")
+    project.data["kernel"]["n"] = {"backend": "neuron", "depends": ["torch"], "src": ["x_neuron/x.cpp"]}
     project.write()
     create(cli, project, project.root)
     text = (project.root / "CMakeLists.txt").read_text()
     assert 'set(KERNEL_SUPPORTED_BACKENDS "cpu;cuda")' in text
-    assert "kb_kernel_r" not in text
-    assert "x_rocm" not in text
+    assert "kb_kernel_n" not in text
+    assert "x_neuron" not in text
+    assert "neuron" not in text.lower()
 
 
 def test_cmake_backends() -> None:
-    assert set(CMAKE_BACKENDS) >= {"cpu", "cuda"}
+    assert set(CMAKE_BACKENDS) == {"cpu", "cuda", "metal", "rocm", "xpu"}
+    assert "neuron" not in CMAKE_BACKENDS
 
 
 # --------------------------------------------------------------------------
@@ -758,7 +763,7 @@ def test_clean_asks_on_a_tty(project, cli, monkeypatch, answer: str, removed: bo
     before = project.snapshot()
     monkeypatch.setattr(cli_module, "sys", _SysWithTTY())
     result = cli("clean-pyproject", project.root, input=answer)
-    assert "Delete 4 generated file(s)?" in result.output
+    assert f"Delete {len(GENERATED)} generated file(s)?" in result.output
     if removed:
         assert result.exit_code == 0, result.output
         for rel in GENERATED:

@@ -51,6 +51,11 @@ def _toml_string(text: str) -> str:
 def render_pyproject_toml(config: BuildConfig) -> str:
     general = config.general
     depends = ", ".join(_toml_string(d) for d in general.python_depends)
+    if config.is_noarch:
+        wheel_settings = '# Python only: one wheel for every platform.\nwheel.py-api = "py3"\nwheel.platlib = false'
+    else:
+        wheel_settings = '# The extension uses the stable Python ABI: one wheel for CPython >= 3.9.\nwheel.py-api = "cp39"'
+
     return f"""\
 # {GENERATED_MARKER} from build.toml. Do not edit: run
 # `kernel-builder create-pyproject -f` again instead.
@@ -70,8 +75,7 @@ cmake.version = ">=3.26"
 ninja.make-fallback = false
 # Everything the wheel holds is installed by CMake (see CMakeLists.txt).
 wheel.packages = []
-# The extension uses the stable Python ABI: one wheel for CPython >= 3.9.
-wheel.py-api = "cp39"
+{wheel_settings}
 
 [tool.pytest.ini_options]
 markers = [

@@ -25,6 +25,7 @@ def main() -> None:
         output_directory=str(output_dir),
         includes=[str(output_dir / "*")],
         show_detailed=False,
+        show_progress=False,  # progress lines on stdout would corrupt the list CMake reads
         is_pytorch_extension=True,
     )
     translated = []
