@@ -107,8 +107,11 @@ def test_hub_repositories_need_version_or_revision() -> None:
             call("kernels-test/fake")
 
 
-def test_hub_download_is_not_implemented_yet() -> None:
-    with pytest.raises(NotImplementedError, match="^Hub download: "):
+def test_unmapped_repositories_go_to_the_hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Offline with an empty cache: the Hub path is taken, and fails without a request.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("KERNELS_CACHE", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="^kernels-test/fake@v1 is not in the kernel cache"):
         kernels.get_kernel("kernels-test/fake", version=1)
 
 
