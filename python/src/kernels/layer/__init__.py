@@ -1,0 +1,52 @@
+"""Kernel layers: make model layers extensible and let ``kernelize`` swap in Hub kernels.
+
+Importing this package does not import Torch; Torch is needed when a kernel
+is loaded, a function is made extensible, or a model is kernelized.
+"""
+
+from .device import CUDAProperties, Device, ROCMProperties
+from .extensible import (
+    replace_kernel_forward_from_hub,
+    use_kernel_forward_from_hub,
+    use_kernel_func_from_hub,
+    use_kernelized_func,
+)
+from ._kernelize import DISABLE_KERNEL_MAPPING_ENV, KernelizeError, kernel_mapping_disabled, kernelize
+from .mapping import register_kernel_mapping, use_kernel_mapping
+from .mode import KernelizeFallback, Mode
+from .repos import (
+    FuncRepository,
+    KernelLayerNotFoundError,
+    LayerRepository,
+    LocalFuncRepository,
+    LocalLayerRepository,
+    LockedFuncRepository,
+    LockedLayerRepository,
+)
+from .validation import LayerValidationError
+
+__all__ = [
+    "CUDAProperties",
+    "DISABLE_KERNEL_MAPPING_ENV",
+    "Device",
+    "FuncRepository",
+    "KernelLayerNotFoundError",
+    "KernelizeError",
+    "KernelizeFallback",
+    "LayerRepository",
+    "LayerValidationError",
+    "LocalFuncRepository",
+    "LocalLayerRepository",
+    "LockedFuncRepository",
+    "LockedLayerRepository",
+    "Mode",
+    "ROCMProperties",
+    "kernel_mapping_disabled",
+    "kernelize",
+    "register_kernel_mapping",
+    "replace_kernel_forward_from_hub",
+    "use_kernel_forward_from_hub",
+    "use_kernel_func_from_hub",
+    "use_kernel_mapping",
+    "use_kernelized_func",
+]
