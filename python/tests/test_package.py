@@ -12,6 +12,14 @@ def test_public_api() -> None:
     assert sorted(kernels.__all__) == sorted([
         "LoadedKernel", "Metadata", "RepoInfo", "__version__", "get_kernel", "get_loaded_kernels",
         "get_local_kernel", "has_kernel",
+        # Hub loading (kernels.hub, kernels.selection).
+        "Decision", "KernelNotFoundError", "KernelRevisionNotFoundError", "UntrustedPublisherError",
+        "VariantAccepted", "VariantRejected", "get_kernel_variants",
+        # Layers (kernels.layer).
+        "CUDAProperties", "Device", "FuncRepository", "KernelizeFallback", "LayerRepository",
+        "LocalFuncRepository", "LocalLayerRepository", "LockedFuncRepository", "LockedLayerRepository", "Mode",
+        "ROCMProperties", "kernelize", "register_kernel_mapping", "replace_kernel_forward_from_hub",
+        "use_kernel_forward_from_hub", "use_kernel_func_from_hub", "use_kernel_mapping", "use_kernelized_func",
     ])
     assert kernels.__version__ == "0.17.0"
 

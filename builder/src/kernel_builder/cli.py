@@ -54,9 +54,13 @@ def check_config(kernel_dir: Path) -> None:
 @KERNEL_DIR
 @click.argument("target_dir", required=False, type=click.Path(path_type=Path, file_okay=False))
 @click.option("-f", "--force", is_flag=True, help="Force-overwrite existing files.")
-@click.option("--unique-id", help="Suffix for the ops namespace instead of the git short sha (e.g. a git SHA).")
+@click.option("--unique-id", help="Unique identifier suffixed to the kernel name to avoid name collisions, e.g. a git SHA (default: the git short SHA).")
 def create_pyproject_command(kernel_dir: Path, target_dir: Optional[Path], force: bool, unique_id: Optional[str]) -> None:
-    """Generate CMake files for a kernel extension build."""
+    """Generate CMake files for a kernel extension build.
+
+    TARGET_DIR is the directory to write the generated files to (the
+    directory of build.toml when absent).
+    """
     from .gitinfo import unique_id as resolve_unique_id
     from .pyproject import create_pyproject
 
@@ -74,12 +78,16 @@ def create_pyproject_command(kernel_dir: Path, target_dir: Optional[Path], force
 @main.command("clean-pyproject")
 @KERNEL_DIR
 @click.argument("target_dir", required=False, type=click.Path(path_type=Path, file_okay=False))
-@click.option("-d", "--dry-run", is_flag=True, help="Show what would be deleted without deleting.")
-@click.option("-f", "--force", is_flag=True, help="Delete without asking for confirmation.")
+@click.option("-d", "--dry-run", is_flag=True, help="Show what would be deleted without actually deleting.")
+@click.option("-f", "--force", is_flag=True, help="Force deletion without confirmation.")
 @click.option("--ops-id", help="Also remove extension modules built in place with this unique id.")
 def clean_pyproject_command(kernel_dir: Path, target_dir: Optional[Path], dry_run: bool, force: bool,
                             ops_id: Optional[str]) -> None:
-    """Clean generated artifacts."""
+    """Clean generated artifacts.
+
+    TARGET_DIR is the directory to clean from (the directory of build.toml
+    when absent).
+    """
     from .pyproject import apply_clean, plan_clean
 
     config = load_config(kernel_dir)
@@ -133,6 +141,51 @@ def update_build_command(kernel_dir: Path) -> None:
     click.echo(f"{path}: converted from format v{found} to v{CURRENT_FORMAT}")
 
 
+@main.command("check-abi", short_help="Check the ABI compatibility of a kernel extension.")
+@click.argument("kernel_dir", required=False, default=".", type=click.Path(path_type=Path))
+@click.option("-m", "--manylinux", default="manylinux_2_28", show_default=True, metavar="VERSION",
+              help="Manylinux policy (manylinux_2_17 ... manylinux_2_41, or manylinux2014).")
+@click.option("--macos", default="15.0", show_default=True, metavar="VERSION",
+              help="Highest allowed macOS deployment target (Mach-O libraries).")
+@click.option("-p", "--python-abi", default="3.9", show_default=True, metavar="VERSION",
+              help="Python version whose stable ABI (limited API) the libraries must keep to.")
+@click.option("--torch-stable-abi", metavar="VERSION",
+              help="Torch release whose stable ABI the libraries must keep to (default: [torch] stable-abi).")
+def check_abi_command(kernel_dir: Path, manylinux: str, macos: str, python_abi: str,
+                      torch_stable_abi: Optional[str]) -> None:
+    """Check the ABI compatibility of a kernel's native libraries.
+
+    KERNEL_DIR is a kernel project (its build/ and result/ are checked), a
+    build or variant directory, or a single library file.
+    """
+    from .abi.report import AbiOptions, run_check_abi
+
+    options = AbiOptions(manylinux=manylinux, macos=macos, python=python_abi, torch_stable_abi=torch_stable_abi)
+    status = run_check_abi(kernel_dir, options, out=click.echo, err=lambda line: click.echo(line, err=True))
+    sys.exit(status)
+
+
+@main.command("check-builds", short_help="Validate kernel builds.")
+@KERNEL_DIR
+def check_builds_command(kernel_dir: Path) -> None:
+    """Validate kernel builds (layout, metadata, compatibility package, import)."""
+    from .check_builds import run_check_builds
+
+    sys.exit(run_check_builds(kernel_dir, out=click.echo))
+
+
+@main.command("list-variants")
+@KERNEL_DIR
+@click.option("--arch", "arch_only", is_flag=True, help="Only list variants for the current architecture.")
+def list_variants_command(kernel_dir: Path, arch_only: bool) -> None:
+    """List build variants."""
+    from .variants import kernel_variants
+
+    config = load_config(kernel_dir)
+    for name in kernel_variants(config, arch_only=arch_only):
+        click.echo(name)
+
+
 def _build_options(func: Any) -> Any:
     func = click.option("-L", "--print-build-logs", is_flag=True, help="Print full build logs on standard error.")(func)
     func = click.option("--cores", type=click.IntRange(min=1), help="Number of CPU cores to use for each build job (locally: nvcc threads per CUDA file).")(func)
@@ -150,13 +203,32 @@ def _run_build(kernel_dir: Path, variant: Optional[str], max_jobs: Optional[int]
     from .local_build import BuildOptions, build_local
 
     config: BuildConfig = load_config(kernel_dir)
-    nix = shutil.which("nix")
-    if nix and not local:
-        reason = "Nix is installed, but the Nix driver is not available in this version; building locally"
-    elif nix:
+    if local:
         reason = "--local given"
     else:
-        reason = "Nix is not installed"
+        from .nix import NixOptions, build_with_nix, nix_status
+
+        status = nix_status(config.kernel_dir)
+        if status.usable:
+            if unique_id is not None:
+                raise KernelBuilderError(
+                    "--unique-id: Nix builds take the ops namespace from the flake's git revision; "
+                    "use --local to choose it"
+                )
+            nix_options = NixOptions.from_env(max_jobs=max_jobs, cores=cores, print_build_logs=print_build_logs)
+            built = build_with_nix(config, variant, nix_options, log=lambda line: click.echo(line, err=True),
+                                   nix=status.executable or "nix")
+            if not built.variants:
+                click.echo("Nix built no variants: this kernel has no bundle variant for this system")
+                return
+            rel = built.build_dir
+            try:
+                rel = built.build_dir.relative_to(Path.cwd())
+            except ValueError:
+                pass
+            click.echo(f"Built {len(built.variants)} variant(s) with Nix into {rel}: {', '.join(built.variants)}")
+            return
+        reason = status.reason
     click.echo(f"{reason}: building this environment's variant with the host toolchain (CMake + Ninja)", err=True)
     options = BuildOptions(unique_id=unique_id, max_jobs=max_jobs, cores=cores,
                            print_build_logs=print_build_logs, variant=variant)
@@ -181,13 +253,82 @@ def build_command(kernel_dir: Path, variant: Optional[str], max_jobs: Optional[i
     _run_build(kernel_dir, variant, max_jobs, cores, print_build_logs, local, unique_id)
 
 
-@main.command("build-and-copy")
+@main.command("build-and-copy", short_help="Build the kernel and copy artifacts locally.")
 @KERNEL_DIR
 @_build_options
 def build_and_copy_command(kernel_dir: Path, max_jobs: Optional[int], cores: Optional[int],
                            print_build_logs: bool, local: bool, unique_id: Optional[str]) -> None:
-    """Build the kernel and copy artifacts into build/."""
+    """Build the kernel and copy artifacts locally (into build/)."""
     _run_build(kernel_dir, None, max_jobs, cores, print_build_logs, local, unique_id)
+
+
+def _upload_options(func: Any) -> Any:
+    options = [
+        click.option("--repo-id", help="Hub repository, e.g. `org/my-kernel` (default: general.hub.repo-id in build.toml)."),
+        click.option("--branch", help="Branch to upload to (default: v<version> from the builds' metadata; created if missing)."),
+        click.option("--private", is_flag=True, help="Create the repository as private (if it does not exist yet)."),
+        click.option("--repo-type", type=click.Choice(["kernel", "model"]), default="kernel", show_default=True,
+                     help="Hub repository type (`model` only for legacy kernel repositories)."),
+        click.option("--create-pr", is_flag=True, help="Open pull requests instead of committing to the branches."),
+        click.option("--output-json", is_flag=True, help="Print the result as JSON on standard output."),
+        click.option("--allow-dirty", is_flag=True, help="Upload variants built from a dirty git tree."),
+        click.option("--allow-mixed-versions", is_flag=True,
+                     help="Upload variants that disagree on the kernel version (needs --branch)."),
+        click.option("-q", "--quiet", is_flag=True, help="Suppress progress output (only print the URL)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _run_upload(kernel_dir: Path, repo_id: Optional[str], branch: Optional[str], private: bool, repo_type: str,
+                create_pr: bool, output_json: bool, allow_dirty: bool, allow_mixed_versions: bool,
+                quiet: bool) -> None:
+    from .upload import describe, plan_upload, result_json, upload
+
+    plan = plan_upload(kernel_dir, repo_id=repo_id, branch=branch, repo_type=repo_type,
+                       allow_dirty=allow_dirty, allow_mixed_versions=allow_mixed_versions)
+    progress = (lambda line: None) if quiet or output_json else (lambda line: click.echo(line, err=True))
+    result = upload(plan, private=private, create_pr=create_pr, log=progress)
+    if output_json:
+        click.echo(result_json(result))
+        return
+    if not quiet:
+        for line in describe(result):
+            click.echo(line, err=True)
+    click.echo(result.url)
+
+
+@main.command("upload")
+@KERNEL_DIR
+@_upload_options
+def upload_command(kernel_dir: Path, **options: Any) -> None:
+    """Upload kernel build artifacts to the Hugging Face Hub."""
+    _run_upload(kernel_dir, **options)
+
+
+@main.command("build-and-upload")
+@KERNEL_DIR
+@click.option("--variant", help="Build a specific variant.")
+@_build_options
+@_upload_options
+def build_and_upload_command(kernel_dir: Path, variant: Optional[str], max_jobs: Optional[int],
+                             cores: Optional[int], print_build_logs: bool, local: bool,
+                             unique_id: Optional[str], **options: Any) -> None:
+    """Build the kernel and upload it to the Hugging Face Hub."""
+    import contextlib
+
+    # Check the upload arguments before spending time on a build.
+    if options["repo_id"] is None:
+        if load_config(kernel_dir).general.hub.repo_id is None:
+            raise KernelBuilderError(
+                f"{kernel_dir / 'build.toml'}: general.hub.repo-id is not set; set it or pass --repo-id"
+            )
+    # With --output-json, standard output carries only the JSON result.
+    redirect = contextlib.redirect_stdout(sys.stderr) if options["output_json"] else contextlib.nullcontext()
+    with redirect:
+        _run_build(kernel_dir, variant, max_jobs, cores, print_build_logs, local, unique_id)
+    _run_upload(kernel_dir, **options)
 
 
 def _shell_command(kind: str, kernel_dir: Path, local: bool, variant: Optional[str], max_jobs: Optional[int],
@@ -196,8 +337,20 @@ def _shell_command(kind: str, kernel_dir: Path, local: bool, variant: Optional[s
     from .shells import prepare_devshell, prepare_testshell, run_shell
 
     config = load_config(kernel_dir)
-    options = BuildOptions(max_jobs=max_jobs, cores=cores, print_build_logs=print_build_logs, variant=variant)
     log = lambda line: click.echo(line, err=True)  # noqa: E731
+    if not local:
+        from .nix import NixOptions, nix_status
+        from .nix import run_shell as run_nix_shell
+
+        status = nix_status(config.kernel_dir)
+        if status.usable:
+            nix_options = NixOptions.from_env(max_jobs=max_jobs, cores=cores, print_build_logs=print_build_logs)
+            code = run_nix_shell(kind, config, variant, nix_options, log, nix=status.executable or "nix")
+            if code:
+                sys.exit(code)
+            return
+        log(f"{status.reason}: using a host-toolchain environment")
+    options = BuildOptions(max_jobs=max_jobs, cores=cores, print_build_logs=print_build_logs, variant=variant)
     prepare = prepare_devshell if kind == "devshell" else prepare_testshell
     shell = prepare(config, options, log)
     click.echo(f"{kind}: no Nix shell; host-toolchain virtual environment with {shell.description}", err=True)
@@ -231,6 +384,15 @@ def testshell_command(kernel_dir: Path, local: bool, variant: Optional[str], max
                       cores: Optional[int], print_build_logs: bool) -> None:
     """Spawn a kernel test shell."""
     _shell_command("testshell", kernel_dir, local, variant, max_jobs, cores, print_build_logs)
+
+
+from .completions import completions_command  # noqa: E402
+from .init import init_command  # noqa: E402
+from .skills import skills_group  # noqa: E402
+
+main.add_command(completions_command)
+main.add_command(init_command)
+main.add_command(skills_group)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,9 +6,37 @@ resolved or loaded.
 
 from importlib import metadata as _importlib_metadata
 
-from .hub import get_kernel, has_kernel
+from .hub import (
+    KernelNotFoundError,
+    KernelRevisionNotFoundError,
+    UntrustedPublisherError,
+    get_kernel,
+    get_kernel_variants,
+    has_kernel,
+)
+from .layer import (
+    CUDAProperties,
+    Device,
+    FuncRepository,
+    KernelizeFallback,
+    LayerRepository,
+    LocalFuncRepository,
+    LocalLayerRepository,
+    LockedFuncRepository,
+    LockedLayerRepository,
+    Mode,
+    ROCMProperties,
+    kernelize,
+    register_kernel_mapping,
+    replace_kernel_forward_from_hub,
+    use_kernel_forward_from_hub,
+    use_kernel_func_from_hub,
+    use_kernel_mapping,
+    use_kernelized_func,
+)
 from .loader import LoadedKernel, RepoInfo, get_loaded_kernels, get_local_kernel
 from .metadata import Metadata
+from .selection import Decision, VariantAccepted, VariantRejected
 
 try:
     __version__ = _importlib_metadata.version("kernels")
@@ -16,12 +44,37 @@ except _importlib_metadata.PackageNotFoundError:  # Running from a source checko
     __version__ = "0.17.0"
 
 __all__ = [
+    "CUDAProperties",
+    "Decision",
+    "Device",
+    "FuncRepository",
+    "KernelNotFoundError",
+    "KernelRevisionNotFoundError",
+    "KernelizeFallback",
+    "LayerRepository",
     "LoadedKernel",
+    "LocalFuncRepository",
+    "LocalLayerRepository",
+    "LockedFuncRepository",
+    "LockedLayerRepository",
     "Metadata",
+    "Mode",
+    "ROCMProperties",
     "RepoInfo",
+    "UntrustedPublisherError",
+    "VariantAccepted",
+    "VariantRejected",
     "__version__",
     "get_kernel",
+    "get_kernel_variants",
     "get_loaded_kernels",
     "get_local_kernel",
     "has_kernel",
+    "kernelize",
+    "register_kernel_mapping",
+    "replace_kernel_forward_from_hub",
+    "use_kernel_forward_from_hub",
+    "use_kernel_func_from_hub",
+    "use_kernel_mapping",
+    "use_kernelized_func",
 ]

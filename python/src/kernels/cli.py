@@ -42,5 +42,74 @@ def current_variant_command(backend: Optional[str]) -> None:
         click.echo(f"  {name}")
 
 
+@main.command("versions")
+@click.argument("repo_id")
+@click.option("--backend", type=click.Choice(BACKENDS), help="Backend to resolve for (default: Torch's).")
+@click.option("-v", "--verbose", is_flag=True, help="Also say why each incompatible variant is rejected.")
+def versions_command(repo_id: str, backend: Optional[str], verbose: bool) -> None:
+    """List the versions of a Hub kernel and mark the variants this environment can load."""
+    from .hub import list_kernel_versions
+    from .selection import VariantAccepted
+
+    versions = list_kernel_versions(repo_id, backend)
+    if not versions:
+        click.echo(f"{repo_id} has no versions (no vN branches)")
+        return
+    for entry in versions:
+        items = []
+        for decision in sorted(entry.decisions, key=lambda d: d.variant):
+            if isinstance(decision, VariantAccepted):
+                flag = "preferred" if decision.variant == entry.preferred else "compatible"
+                items.append(f"✅ {decision.variant} ({flag})")
+            else:
+                items.append(decision.variant)
+        suffix = "" if entry.preferred else " (none compatible)"
+        click.echo(f"Version {entry.version}: {', '.join(items) or 'no build variants'}{suffix}")
+        if verbose:
+            for decision in entry.decisions:
+                if not isinstance(decision, VariantAccepted):
+                    click.echo(f"  {decision.variant}: {decision.reason}")
+
+
+@main.command("benchmark")
+@click.argument("target", metavar="REPO_ID|PATH")
+@click.option("--version", "version", type=click.IntRange(min=0), help="Benchmark version N (branch vN) of a Hub kernel.")
+@click.option("--branch", help="Benchmark this branch of a Hub kernel.")
+@click.option("--warmup", type=click.IntRange(min=0), default=10, show_default=True,
+              help="Untimed calls before timing each workload.")
+@click.option("--iterations", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Timed calls per workload.")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Also write the results as JSON here.")
+@click.option("--trust-remote-code", is_flag=True, help="Load Hub kernels of publishers the Hub does not mark as trusted.")
+@click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: when stderr is a terminal).")
+def benchmark_command(target: str, version: Optional[int], branch: Optional[str], warmup: int, iterations: int,
+                      output: Optional[str], trust_remote_code: bool, progress: Optional[bool]) -> None:
+    """Run the benchmarks/benchmark*.py scripts of a kernel and print timings.
+
+    REPO_ID|PATH is a local kernel project (built, with benchmarks/) or a Hub
+    repository id with a revision: --version N, --branch B, ORG/NAME@vN or
+    ORG/NAME@BRANCH.
+    """
+    from .benchmark import run_benchmark
+
+    run_benchmark(target, version=version, branch=branch, warmup=warmup, iterations=iterations,
+                  output=output, progress=progress, trust_remote_code=trust_remote_code)
+
+
+@main.command("check")
+@click.argument("repo_id")
+@click.option("--version", "version", type=click.IntRange(min=0), required=True,
+              help="Kernel version to check (the branch vN).")
+@click.pass_context
+def check_command(ctx: click.Context, repo_id: str, version: int) -> None:
+    """Check that a kernel published on the Hub is compliant (repository type, variants, metadata)."""
+    from .check import check_repo, format_check
+
+    report = check_repo(repo_id, version)
+    for line in format_check(report):
+        click.echo(line)
+    ctx.exit(1 if report.problem_count else 0)
+
+
 if __name__ == "__main__":
     main()

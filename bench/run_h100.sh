@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Build the CUDA example kernels (examples/activation, examples/rmsnorm), run
+# their kernels_ci tests, check their benchmarks/benchmark.py workloads and run
+# bench/kernels_h100.py, on a machine with a CUDA GPU and a CUDA build of Torch.
+#
+#   bench/run_h100.sh OUT_DIR [arguments for bench/kernels_h100.py]
+#
+# Writes under OUT_DIR: kernel-performance.md (the report, also copied to
+# docs/kernel-performance.md of this checkout), kernels-h100.json, and the
+# logs of each step (build-*.log, tests-*.log, benchmark-scripts.log,
+# bench.log). Exits non-zero if a build, a test or a check fails.
+#
+# Environment: PYTHON (default python3), CORES (default: all), CXX and
+# CUDAHOSTCXX (default /usr/bin/c++), KERNEL_BUILDER_CACHE (default: a
+# temporary directory), TOTAL_BUDGET_S (default 330: the benchmark drops its
+# least important cases beyond this many seconds of the whole script). Python packages missing on the machine (pytest,
+# scikit-build-core, click, ...) are installed from wheels in .whl/ when that
+# folder exists.
+set -uo pipefail
+
+OUT=${1:?usage: bench/run_h100.sh OUT_DIR [kernels_h100.py arguments]}
+shift
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+cd "$REPO" || exit 2
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+
+PY=${PYTHON:-python3}
+CORES=${CORES:-$(nproc)}
+export CXX=${CXX:-/usr/bin/c++}
+export CUDAHOSTCXX=${CUDAHOSTCXX:-/usr/bin/c++}
+if [ -d /usr/local/cuda/bin ]; then
+  export PATH="/usr/local/cuda/bin:$PATH"
+fi
+WORK=$(mktemp -d)
+export KERNEL_BUILDER_CACHE=${KERNEL_BUILDER_CACHE:-$WORK/kernel-builder-cache}
+export PYTHONPATH="$REPO/python/src:$REPO/builder/src${PYTHONPATH:+:$PYTHONPATH}"
+
+start=$(date +%s)
+step() { echo "[$(( $(date +%s) - start ))s] $*"; }
+status=0
+
+if ! "$PY" -c "import pytest, scikit_build_core, click" 2>/dev/null && [ -d .whl ]; then
+  step "installing Python packages from .whl/"
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target "$WORK/site" .whl/*.whl || exit 2
+  export PYTHONPATH="$PYTHONPATH:$WORK/site"
+fi
+
+"$PY" - <<'EOF' || exit 2
+import torch
+print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, "
+      f"GPU {torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none'}")
+assert torch.cuda.is_available(), "this script needs a CUDA GPU and a CUDA build of Torch"
+EOF
+
+VARIANT=$("$PY" -c "
+from pathlib import Path
+from kernel_builder.config import load_config
+from kernel_builder.local_build import choose_backend
+print(choose_backend(load_config(Path('examples/activation')))[1])") || exit 2
+step "building the $VARIANT variants with $CORES cores"
+
+# Both kernels build in parallel (each has one CUDA file; nvcc compiles its
+# architectures on --cores threads).
+pids=()
+for kernel in activation rmsnorm; do
+  "$PY" -m kernel_builder build "examples/$kernel" --variant "$VARIANT" --cores "$CORES" \
+    >"$OUT/build-$kernel.log" 2>&1 &
+  pids+=($!)
+done
+for i in 0 1; do
+  kernel=$([ $i = 0 ] && echo activation || echo rmsnorm)
+  if wait "${pids[$i]}"; then
+    step "built examples/$kernel"
+  else
+    step "BUILD FAILED: examples/$kernel (see $OUT/build-$kernel.log)"
+    tail -40 "$OUT/build-$kernel.log"
+    status=1
+  fi
+done
+[ $status = 0 ] || exit $status
+
+for kernel in activation rmsnorm; do
+  if PYTHONPATH="$REPO/examples/$kernel/build/$VARIANT:$PYTHONPATH" \
+      "$PY" -m pytest -q -m kernels_ci -p no:cacheprovider "examples/$kernel/tests" \
+      >"$OUT/tests-$kernel.log" 2>&1; then
+    step "tests of examples/$kernel: $(tail -1 "$OUT/tests-$kernel.log")"
+  else
+    step "TESTS FAILED: examples/$kernel (see $OUT/tests-$kernel.log)"
+    grep -E "^(FAILED|ERROR)" "$OUT/tests-$kernel.log" | head -20
+    tail -3 "$OUT/tests-$kernel.log"
+    status=1
+  fi
+done
+
+if "$PY" bench/check_benchmark_scripts.py examples/activation examples/rmsnorm \
+    >"$OUT/benchmark-scripts.log" 2>&1; then
+  step "benchmarks/benchmark.py workloads verified"
+else
+  step "BENCHMARK SCRIPT CHECK FAILED (see $OUT/benchmark-scripts.log)"
+  tail -20 "$OUT/benchmark-scripts.log"
+  status=1
+fi
+
+# The benchmark skips its least important cases once the whole script has
+# run for TOTAL_BUDGET_S seconds (default 330).
+budget=$(( ${TOTAL_BUDGET_S:-330} - ($(date +%s) - start) ))
+[ "$budget" -gt 60 ] || budget=60
+step "running bench/kernels_h100.py (time budget ${budget}s)"
+"$PY" bench/kernels_h100.py --output "$OUT/kernel-performance.md" --json "$OUT/kernels-h100.json" \
+  --budget-s "$budget" "$@" 2>&1 | tee "$OUT/bench.log"
+bench_status=${PIPESTATUS[0]}
+if [ -f "$OUT/kernel-performance.md" ]; then
+  cp "$OUT/kernel-performance.md" docs/kernel-performance.md
+fi
+[ "$bench_status" = 0 ] || status=1
+step "done (status $status); report: $OUT/kernel-performance.md"
+rm -rf "$WORK"
+exit $status
