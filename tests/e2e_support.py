@@ -47,7 +47,7 @@ def build_relu(destination: Path, env: dict[str, str], unique_id: str) -> BuiltK
     from kernel_builder.local_build import choose_backend
 
     kernel_dir = copy_example("relu", destination)
-    result = run_kernel_builder("build", str(kernel_dir), "--unique-id", unique_id, env=env)
+    result = run_kernel_builder("build", "--local", str(kernel_dir), "--unique-id", unique_id, env=env)
     _, variant = choose_backend(load_config(kernel_dir))
     variant_dir = kernel_dir / "build" / variant
     return BuiltKernel(kernel_dir, variant_dir, unique_id, result.stdout + result.stderr)
@@ -59,7 +59,7 @@ def build_example(name: str, destination: Path, env: dict[str, str], unique_id: 
     from kernel_builder.local_build import choose_backend
 
     kernel_dir = copy_example(name, destination)
-    result = run_kernel_builder("build", str(kernel_dir), "--unique-id", unique_id, env=env)
+    result = run_kernel_builder("build", "--local", str(kernel_dir), "--unique-id", unique_id, env=env)
     _, variant = choose_backend(load_config(kernel_dir))
     variant_dir = kernel_dir / "build" / variant
     return BuiltKernel(kernel_dir, variant_dir, unique_id, result.stdout + result.stderr)
