@@ -110,3 +110,62 @@ def test_rmsnorm_layer_replaces_the_forward_of_a_model_layer(rmsnorm_build: Buil
     # What kernelize does: the kernel layer's forward bound to the model.
     with torch.no_grad():
         torch.testing.assert_close(rmsnorm.layers.RMSNorm.forward(model, x), expected)
+
+
+def _llama_like_model(kernels_module):
+    """A tiny Llama-style block whose norm and gate are extensible (as in transformers)."""
+
+    @kernels_module.use_kernel_forward_from_hub("LlamaRMSNorm")
+    class Norm(_LlamaRMSNorm):
+        pass
+
+    @kernels_module.use_kernel_forward_from_hub("SiluAndMul")
+    class Gate(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            d = x.shape[-1] // 2
+            return F.silu(x[..., :d]) * x[..., d:]
+
+    class Block(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.norm = Norm(64, eps=1e-5)
+            self.up = torch.nn.Linear(64, 128)
+            self.gate = Gate()
+            self.down = torch.nn.Linear(64, 64)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x + self.down(self.gate(self.up(self.norm(x))))
+
+    torch.manual_seed(0)
+    block = Block()
+    with torch.no_grad():
+        block.norm.weight.copy_(torch.linspace(0.5, 2.0, 64))
+    return block
+
+
+def test_kernelize_with_the_built_rmsnorm_layers_compiles_without_graph_breaks(rmsnorm_build: BuiltKernel) -> None:
+    from kernels import LocalLayerRepository, Mode, kernelize, use_kernel_mapping
+
+    model = _llama_like_model(kernels).eval()
+    x = torch.randn(2, 5, 64)
+    with torch.no_grad():
+        expected = model(x)
+    original_norm_forward = type(model.norm).forward
+    mapping = {
+        name: {"cpu": LocalLayerRepository(repo_path=rmsnorm_build.kernel_dir, package_name="rmsnorm", layer_name=name)}
+        for name in ("LlamaRMSNorm", "SiluAndMul")
+    }
+    with use_kernel_mapping(mapping, inherit_mapping=False):
+        kernelize(model, mode=Mode.INFERENCE | Mode.TORCH_COMPILE, device="cpu")
+        assert model.norm.forward.__func__ is not original_norm_forward
+        with torch.no_grad():
+            torch.testing.assert_close(model(x), expected)
+            torch._dynamo.reset()
+            compiled = torch.compile(model, backend="aot_eager", fullgraph=True)
+            with torch._dynamo.config.patch(error_on_recompile=True):
+                torch.testing.assert_close(compiled(x), expected)
+                torch.testing.assert_close(compiled(x + 1), model(x + 1))
+        # The norm kernel has no backward: for training kernelize keeps the original forward.
+        kernelize(model, mode=Mode.TRAINING, device="cpu")
+        assert type(model.norm).forward is original_norm_forward
+        assert getattr(model.norm.forward, "__func__", None) in (None, original_norm_forward)

@@ -2,6 +2,7 @@
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from ._ops import ops
 
@@ -21,7 +22,40 @@ class RMSNorm(nn.Module):
     can_torch_compile: bool = True
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        x = hidden_states.contiguous()
-        out = torch.empty_like(x)
-        ops.rms_norm(out, x, self.weight, self.variance_epsilon)
-        return out
+        return _rms_norm(hidden_states, self.weight, self.variance_epsilon)
+
+
+class LlamaRMSNorm(nn.Module):
+    """The same kernel under the name transformers' mappings use for Llama-style norms."""
+
+    weight: torch.Tensor
+    variance_epsilon: float
+
+    # The op has no backward; it registers a fake, so torch.compile traces it.
+    has_backward: bool = False
+    can_torch_compile: bool = True
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return _rms_norm(hidden_states, self.weight, self.variance_epsilon)
+
+
+class SiluAndMul(nn.Module):
+    """SwiGLU gate: ``silu(x[..., :d]) * x[..., d:]`` with ``d = x.shape[-1] // 2``.
+
+    Written with differentiable Torch operations, so it supports training and
+    torch.compile (the fused CUDA version lives in examples/activation).
+    """
+
+    has_backward: bool = True
+    can_torch_compile: bool = True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        d = x.shape[-1] // 2
+        return F.silu(x[..., :d]) * x[..., d:]
+
+
+def _rms_norm(hidden_states: torch.Tensor, weight: torch.Tensor, epsilon: float) -> torch.Tensor:
+    x = hidden_states.contiguous()
+    out = torch.empty_like(x)
+    ops.rms_norm(out, x, weight, epsilon)
+    return out
