@@ -35,6 +35,7 @@ from .layer import (
     use_kernelized_func,
 )
 from .loader import LoadedKernel, RepoInfo, get_loaded_kernels, get_local_kernel
+from .locking import get_locked_kernel, load_kernel
 from .metadata import Metadata
 from .selection import Decision, VariantAccepted, VariantRejected
 
@@ -69,8 +70,10 @@ __all__ = [
     "get_kernel_variants",
     "get_loaded_kernels",
     "get_local_kernel",
+    "get_locked_kernel",
     "has_kernel",
     "kernelize",
+    "load_kernel",
     "register_kernel_mapping",
     "replace_kernel_forward_from_hub",
     "use_kernel_forward_from_hub",

@@ -111,5 +111,29 @@ def check_command(ctx: click.Context, repo_id: str, version: int) -> None:
     ctx.exit(1 if report.problem_count else 0)
 
 
+@main.command("lock")
+@click.argument("project_dir", type=click.Path(file_okay=False, path_type=str))
+def lock_command(project_dir: str) -> None:
+    """Pin the project's [tool.kernels.dependencies] to commits in PROJECT_DIR/kernels.lock."""
+    from .locking import lock_project
+
+    path, locks = lock_project(project_dir)
+    for lock in locks:
+        click.echo(f"Locked {lock.repo_id} at {lock.sha} ({len(lock.variants)} variants)")
+    click.echo(f"Wrote {path}")
+
+
+@main.command("download")
+@click.argument("project_dir", type=click.Path(file_okay=False, path_type=str))
+@click.option("--all-variants", is_flag=True, help="Download every locked variant, not only this machine's.")
+@click.option("--backend", type=click.Choice(BACKENDS), help="Backend to pick the variant for (default: Torch's).")
+def download_command(project_dir: str, all_variants: bool, backend: Optional[str]) -> None:
+    """Download the kernels locked in PROJECT_DIR/kernels.lock and verify their hashes."""
+    from .locking import download_project
+
+    for repo_id, sha, variants in download_project(project_dir, all_variants=all_variants, backend=backend):
+        click.echo(f"Downloaded {repo_id}@{sha}: {', '.join(variants)} (hash verified)")
+
+
 if __name__ == "__main__":
     main()

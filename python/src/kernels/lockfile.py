@@ -4,7 +4,9 @@ The file is a JSON list with one entry per kernel::
 
     [{"repo_id": "org/name", "sha": "<commit>", "variants": {"<variant>": {"hash": ..., "hash_type": ...}}}]
 
-Only what loading needs is modelled here; writing lock files belongs to the CLI.
+``hash_type`` is ``git_lfs_concat`` (see ``docs/locking.md`` and
+:func:`kernels.locking.git_lfs_concat`). :func:`dump_lockfile` writes the
+canonical (sorted, stable) text that ``kernels lock`` produces.
 """
 
 from __future__ import annotations
@@ -45,13 +47,40 @@ def parse_lockfile(text: str, source: str = LOCKFILE_NAME) -> list[KernelLock]:
         variants = entry.get("variants", {})
         if not isinstance(variants, dict):
             raise LockfileError(f"{source}: 'variants' of entry {i} ({entry['repo_id']}) must be an object")
+        for name, lock in variants.items():
+            if not isinstance(lock, dict) or not all(isinstance(lock.get(k), str) for k in ("hash", "hash_type")):
+                raise LockfileError(
+                    f"{source}: variant {name!r} of entry {i} ({entry['repo_id']}) needs string 'hash' and 'hash_type'"
+                )
         locks.append(KernelLock(repo_id=entry["repo_id"], sha=entry["sha"], variants=variants))
     return locks
 
 
+def find_lock(locks: list[KernelLock], repo_id: str) -> Optional[KernelLock]:
+    """The entry of ``repo_id`` in ``locks``, or ``None``."""
+    for lock in locks:
+        if lock.repo_id == repo_id:
+            return lock
+    return None
+
+
+def dump_lockfile(locks: list[KernelLock]) -> str:
+    """The canonical text of a lock file: entries sorted by repository, variants by name, two-space indent."""
+    data = [
+        {
+            "repo_id": lock.repo_id,
+            "sha": lock.sha,
+            "variants": {
+                name: {"hash": lock.variants[name]["hash"], "hash_type": lock.variants[name]["hash_type"]}
+                for name in sorted(lock.variants)
+            },
+        }
+        for lock in sorted(locks, key=lambda lock: lock.repo_id)
+    ]
+    return json.dumps(data, indent=2) + "\n"
+
+
 def locked_revision(repo_id: str, text: str, source: str = LOCKFILE_NAME) -> Optional[str]:
     """The commit ``repo_id`` is locked to in the lock file ``text``, or ``None``."""
-    for lock in parse_lockfile(text, source):
-        if lock.repo_id == repo_id:
-            return lock.sha
-    return None
+    lock = find_lock(parse_lockfile(text, source), repo_id)
+    return None if lock is None else lock.sha

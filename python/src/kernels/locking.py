@@ -1,0 +1,423 @@
+"""Locking kernel versions: ``kernels lock``, ``kernels download``, :func:`load_kernel` and :func:`get_locked_kernel`.
+
+A project lists the kernels it uses in ``pyproject.toml``::
+
+    [tool.kernels.dependencies]
+    "kernels-community/relu" = 1
+
+``kernels lock <project_dir>`` resolves every entry to the commit of its
+``vN`` branch and writes ``kernels.lock`` (see :mod:`kernels.lockfile`) with
+a ``git_lfs_concat`` hash per build variant (:func:`git_lfs_concat`, defined
+in ``docs/locking.md``). ``kernels download <project_dir>`` fetches each
+locked commit into the kernel cache and checks the downloaded files against
+those hashes; a variant that does not match is deleted again.
+
+Loading a locked kernel (:func:`load_kernel`, :func:`get_locked_kernel`)
+checks the cached files against the lock file's hash before importing them.
+The lock file is the project's pin of exact, hashed content, so no publisher
+check is made for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+import shutil
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Iterable, Optional, Union
+
+from .lockfile import LOCKFILE_NAME, KernelLock, LockfileError, dump_lockfile, find_lock, parse_lockfile
+
+#: The only hash type written and understood.
+HASH_TYPE = "git_lfs_concat"
+
+
+class LockError(ValueError):
+    """A project, its dependencies or its lock file cannot be used for locking."""
+
+
+class LockHashMismatchError(LockError):
+    """Files of a locked kernel do not match the hash recorded in ``kernels.lock``."""
+
+
+class KernelNotPreDownloadedError(FileNotFoundError):
+    """:func:`load_kernel` found the locked kernel not (completely) in the cache."""
+
+
+# ---------------------------------------------------------------------------
+# The git_lfs_concat hash
+# ---------------------------------------------------------------------------
+
+
+def git_blob_oid(data: bytes) -> str:
+    """The git blob object id of ``data`` (SHA-1 of ``blob <size>\\0<data>``), as the Hub lists for non-LFS files."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def git_lfs_concat(files: Iterable[tuple[str, str]]) -> str:
+    """The ``git_lfs_concat`` hash of a variant's ``(path, oid)`` pairs.
+
+    ``path`` is relative to ``build/<variant>/`` with ``/`` separators; ``oid``
+    is the LFS SHA-256 of an LFS file or the git blob oid of any other file,
+    lowercase hex. SHA-256 over, for every file in order of its path (as
+    UTF-8 bytes), the UTF-8 path followed by the ASCII oid; written as
+    ``sha256-<hex>``.
+    """
+    digest = hashlib.sha256()
+    for path, oid in sorted(files, key=lambda item: item[0].encode("utf-8")):
+        digest.update(path.encode("utf-8"))
+        digest.update(oid.lower().encode("ascii"))
+    return f"sha256-{digest.hexdigest()}"
+
+
+def _lfs_sha256(entry: Any) -> Optional[str]:
+    lfs = getattr(entry, "lfs", None)
+    if lfs is None:
+        return None
+    return lfs.get("sha256") if isinstance(lfs, dict) else getattr(lfs, "sha256", None)
+
+
+def _variant_entries(entries: Iterable[Any]) -> dict[str, dict[str, tuple[str, bool]]]:
+    """Variant -> {path in the variant: (oid, is LFS)} of the ``RepoFile`` entries under ``build/``."""
+    variants: dict[str, dict[str, tuple[str, bool]]] = {}
+    for entry in entries:
+        parts = entry.path.split("/")
+        if len(parts) < 3 or parts[0] != "build" or not hasattr(entry, "blob_id"):
+            continue
+        lfs = _lfs_sha256(entry)
+        oid = lfs or entry.blob_id
+        if not oid:
+            raise LockError(f"the Hub listed no object id for {entry.path}")
+        variants.setdefault(parts[1], {})["/".join(parts[2:])] = (oid, lfs is not None)
+    return variants
+
+
+def _local_hash(variant_dir: Path, files: dict[str, tuple[str, bool]]) -> tuple[str, list[str]]:
+    """The ``git_lfs_concat`` hash of the files as they are on disk, and the problems found on the way."""
+    problems: list[str] = []
+    pairs = []
+    for rel, (_, is_lfs) in files.items():
+        path = variant_dir / rel
+        try:
+            data = path.read_bytes()
+        except OSError:
+            problems.append(f"{rel} is missing")
+            continue
+        pairs.append((rel, hashlib.sha256(data).hexdigest() if is_lfs else git_blob_oid(data)))
+    if variant_dir.is_dir():
+        for path in sorted(variant_dir.rglob("*")):
+            rel = path.relative_to(variant_dir).as_posix()
+            if "__pycache__" in path.parts or not path.is_file():
+                continue
+            if rel not in files:
+                problems.append(f"{rel} is not part of the locked commit")
+    return git_lfs_concat(pairs), problems
+
+
+def _remove_variant(variant_dir: Path) -> None:
+    """Delete a variant from the cache: the snapshot links and the blobs they point to."""
+    if not variant_dir.exists():
+        return
+    for path in variant_dir.rglob("*"):
+        if path.is_symlink():
+            target = path.resolve()
+            if target.is_file():
+                target.unlink()
+    shutil.rmtree(variant_dir, ignore_errors=True)
+
+
+def _verify(lock: KernelLock, variant: str, variant_dir: Path, files: dict[str, tuple[str, bool]]) -> None:
+    expected = lock.variants[variant]
+    if expected.get("hash_type") != HASH_TYPE:
+        raise LockError(f"{lock.repo_id}@{lock.sha}: variant {variant} has unsupported hash_type "
+                        f"{expected.get('hash_type')!r} (expected {HASH_TYPE!r})")
+    actual, problems = _local_hash(variant_dir, files)
+    if actual != expected["hash"] or problems:
+        _remove_variant(variant_dir)
+        detail = "; ".join(problems) if problems else f"expected {expected['hash']}, got {actual}"
+        raise LockHashMismatchError(
+            f"{lock.repo_id}@{lock.sha}: build/{variant} does not match its hash in {LOCKFILE_NAME} ({detail}); "
+            "the cached files were deleted"
+        )
+
+
+# ---------------------------------------------------------------------------
+# Projects
+# ---------------------------------------------------------------------------
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python < 3.11
+        try:
+            import tomli as tomllib
+        except ImportError:
+            raise LockError("reading pyproject.toml on Python < 3.11 needs the 'tomli' package") from None
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except OSError as e:
+        raise LockError(f"cannot read {path} ({e.strerror})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise LockError(f"{path}: invalid TOML ({e})") from None
+
+
+def read_dependencies(project_dir: Union[str, Path]) -> dict[str, int]:
+    """``[tool.kernels.dependencies]`` of the project: repository id -> major version."""
+    from .hub import _check_repo_id
+
+    pyproject = Path(project_dir) / "pyproject.toml"
+    if not pyproject.is_file():
+        raise LockError(f"{pyproject} not found: {project_dir} is not a Python project")
+    deps = _load_toml(pyproject).get("tool", {}).get("kernels", {}).get("dependencies")
+    if deps is None:
+        raise LockError(f"{pyproject} has no [tool.kernels.dependencies] table")
+    if not isinstance(deps, dict):
+        raise LockError(f"{pyproject}: tool.kernels.dependencies must be a table")
+    for repo_id, version in deps.items():
+        try:
+            _check_repo_id(repo_id)
+        except ValueError as e:
+            raise LockError(f"{pyproject}: [tool.kernels.dependencies]: {e}") from None
+        if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+            raise LockError(f"{pyproject}: [tool.kernels.dependencies]: {repo_id!r} must be a major version "
+                            f"(a non-negative integer), got {version!r}")
+    return dict(deps)
+
+
+def _api_and_check_online(what: str) -> Any:
+    from .hub import KernelNotCachedError, _api, _offline
+
+    if _offline():
+        raise KernelNotCachedError(f"{what} needs the Hub, but HF_HUB_OFFLINE is set")
+    return _api()
+
+
+def lock_kernel(repo_id: str, version: int, api: Any = None) -> KernelLock:
+    """Resolve ``repo_id`` version ``version`` (branch ``vN``) to its commit and hash its build variants."""
+    from .hub import _locate, _network_errors, _request_failed
+    from .variants import is_valid_variant_name
+
+    api = api if api is not None else _api_and_check_online("locking kernels")
+    target = _locate(api, repo_id, f"v{version}", offline=False)
+    assert target.sha is not None
+    try:
+        entries = list(api.list_repo_tree(repo_id, path_in_repo="build", revision=target.sha,
+                                          repo_type=target.repo_type, recursive=True))
+    except _network_errors() as e:
+        raise _request_failed(f"listing {repo_id}@{target.sha}", api.endpoint, e) from None
+    variants = {
+        name: {"hash": git_lfs_concat((rel, oid) for rel, (oid, _) in files.items()), "hash_type": HASH_TYPE}
+        for name, files in _variant_entries(entries).items() if is_valid_variant_name(name)
+    }
+    if not variants:
+        raise LockError(f"{repo_id} version {version} ({target.sha}) has no build variants")
+    return KernelLock(repo_id=repo_id, sha=target.sha, variants=variants)
+
+
+def lock_project(project_dir: Union[str, Path]) -> tuple[Path, list[KernelLock]]:
+    """Write ``<project_dir>/kernels.lock`` for the project's kernel dependencies; returns it and its entries."""
+    deps = read_dependencies(project_dir)
+    api = _api_and_check_online("locking kernels")
+    locks = [lock_kernel(repo_id, version, api) for repo_id, version in sorted(deps.items())]
+    path = Path(project_dir) / LOCKFILE_NAME
+    tmp = path.with_name(f".{LOCKFILE_NAME}.tmp")
+    tmp.write_text(dump_lockfile(locks), encoding="utf-8")
+    os.replace(tmp, path)
+    return path, locks
+
+
+def read_project_lock(project_dir: Union[str, Path]) -> list[KernelLock]:
+    path = Path(project_dir) / LOCKFILE_NAME
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise LockError(f"{path} not found: run `kernels lock {project_dir}` first") from None
+    except OSError as e:
+        raise LockError(f"cannot read {path} ({e.strerror})") from None
+    return parse_lockfile(text, str(path))
+
+
+def _cached_variant_entries(lock: KernelLock, repo_type: str) -> dict[str, dict[str, tuple[str, bool]]]:
+    from huggingface_hub import get_cached_repo_tree
+    from huggingface_hub.errors import CachedRepoTreeNotFoundError
+
+    from .hub import cache_dir
+
+    try:
+        entries = get_cached_repo_tree(lock.repo_id, repo_type=repo_type, revision=lock.sha, cache_dir=cache_dir())
+    except (CachedRepoTreeNotFoundError, OSError, ValueError):
+        raise KernelNotPreDownloadedError(f"{lock.repo_id}@{lock.sha}: no cached file listing") from None
+    return _variant_entries(entries)
+
+
+def _locked_variants(lock: KernelLock, target: Any, backend: Optional[str]) -> list[str]:
+    """Locked variants this environment accepts, most preferred first."""
+    from .hub import _decide
+    from .selection import VariantAccepted, environment_summary
+
+    accepted = [d.variant for d in _decide(target, backend) if isinstance(d, VariantAccepted)]
+    if lock.variants:
+        accepted = [v for v in accepted if v in lock.variants]
+    if not accepted:
+        raise LockError(f"{lock.repo_id}@{lock.sha}: no locked build variant for this environment "
+                        f"({environment_summary(backend)}); locked: {', '.join(sorted(lock.variants)) or 'none'}")
+    return accepted
+
+
+def download_project(project_dir: Union[str, Path], all_variants: bool = False,
+                     backend: Optional[str] = None) -> list[tuple[str, str, list[str]]]:
+    """Fetch every kernel of ``<project_dir>/kernels.lock`` at its commit and verify the variants' hashes.
+
+    Returns ``(repo_id, sha, variants)`` per kernel. A variant whose files do
+    not match the lock is deleted from the cache and :class:`LockHashMismatchError` raised.
+    """
+    from .hub import KernelDownloadError, _locate, _network_errors, cache_dir
+    from .variants import current_environment
+
+    locks = read_project_lock(project_dir)
+    api = _api_and_check_online("downloading locked kernels")
+    if not all_variants:
+        current_environment(backend)
+    done = []
+    for lock in locks:
+        target = _locate(api, lock.repo_id, lock.sha, offline=False)
+        if all_variants:
+            variants = sorted(lock.variants)
+            if not variants:
+                raise LockError(f"{lock.repo_id}@{lock.sha}: {LOCKFILE_NAME} locks no variants")
+        else:
+            variants = _locked_variants(lock, target, backend)[:1]
+        try:
+            snapshot = Path(str(api.snapshot_download(
+                lock.repo_id, repo_type=target.repo_type, revision=lock.sha,
+                allow_patterns=[f"build/{v}/*" for v in variants], cache_dir=cache_dir(),
+            )))
+        except _network_errors() as e:
+            raise KernelDownloadError(f"{lock.repo_id}@{lock.sha}: download failed: {' '.join(str(e).split())}") \
+                from None
+        listed = _cached_variant_entries(lock, target.repo_type)
+        for variant in variants:
+            if variant not in lock.variants:
+                continue  # A hand-written lock without hashes pins the commit only.
+            _verify(lock, variant, snapshot / "build" / variant, listed.get(variant, {}))
+        done.append((lock.repo_id, lock.sha, variants))
+    return done
+
+
+# ---------------------------------------------------------------------------
+# Loading locked kernels
+# ---------------------------------------------------------------------------
+
+
+def _caller_lock(repo_id: str, package: Optional[str]) -> KernelLock:
+    """The entry of ``repo_id`` in the ``kernels.lock`` metadata of the distribution(s) providing ``package``."""
+    searched = []
+    if package is not None:
+        for dist_name in dict.fromkeys(importlib.metadata.packages_distributions().get(package, [])):
+            try:
+                dist = importlib.metadata.distribution(dist_name)
+            except importlib.metadata.PackageNotFoundError:
+                continue
+            searched.append(dist_name)
+            text = dist.read_text(LOCKFILE_NAME)
+            if text is not None:
+                lock = find_lock(parse_lockfile(text, f"{LOCKFILE_NAME} of distribution {dist_name!r}"), repo_id)
+                if lock is not None:
+                    return lock
+    if searched:
+        where = f"the {LOCKFILE_NAME} of distribution(s) {', '.join(searched)}"
+    elif package:
+        where = f"an installed distribution providing package `{package}`"
+    else:
+        where = "an installed distribution"
+    raise LockError(f"`{repo_id}` is not locked: no entry in {where}. Run `kernels lock` in the project and "
+                    f"reinstall it, or pass lockfile=<path to {LOCKFILE_NAME}>")
+
+
+def _explicit_lock(repo_id: str, lockfile: Union[str, Path]) -> KernelLock:
+    path = Path(lockfile)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise FileNotFoundError(f"cannot read lock file {path} ({e.strerror})") from None
+    lock = find_lock(parse_lockfile(text, str(path)), repo_id)
+    if lock is None:
+        raise LockError(f"`{repo_id}` is not locked in {path}")
+    return lock
+
+
+def _find_lock(repo_id: str, lockfile: Optional[Union[str, Path]]) -> KernelLock:
+    from .hub import _check_repo_id
+    from .layer.repos import _caller_package
+
+    _check_repo_id(repo_id)
+    if lockfile is not None:
+        return _explicit_lock(repo_id, lockfile)
+    return _caller_lock(repo_id, _caller_package())
+
+
+def _load_locked(lock: KernelLock, backend: Optional[str], offline: bool, pre_downloaded: bool) -> ModuleType:
+    from .hub import KernelNotCachedError, _api, _download, _locate, _validated_variant
+    from .loader import RepoInfo, import_variant
+    from .variants import current_environment
+
+    env = current_environment(backend)
+    api = _api(None, backend)
+    hint = "run `kernels download <project_dir>` first"
+    try:
+        target = _locate(api, lock.repo_id, lock.sha, offline)
+        variant = _locked_variants(lock, target, backend)[0]
+        snapshot, _ = _download(api, target, variant, offline)
+    except KernelNotCachedError as e:
+        if pre_downloaded:
+            raise KernelNotPreDownloadedError(f"{lock.repo_id}@{lock.sha} is not pre-downloaded ({e}); {hint}") \
+                from None
+        raise
+    variant_dir = snapshot / "build" / variant
+    if variant in lock.variants:
+        _verify(lock, variant, variant_dir, _cached_variant_entries(lock, target.repo_type).get(variant, {}))
+    _validated_variant(target, variant_dir)
+    return import_variant(variant_dir, RepoInfo(repo_id=lock.repo_id, revision=lock.sha), backend=env.backend)
+
+
+def load_kernel(repo_id: str, lockfile: Optional[Union[str, Path]] = None,
+                backend: Optional[str] = None) -> ModuleType:
+    """Import a locked kernel that ``kernels download`` put in the cache; never contacts the Hub.
+
+    The lock is read from ``lockfile`` or else from the ``kernels.lock`` in the
+    installed metadata of the caller's top-level package. Raises
+    :class:`KernelNotPreDownloadedError` when the locked variant is not cached
+    and :class:`LockHashMismatchError` when the cached files do not match the lock.
+    """
+    return _load_locked(_find_lock(repo_id, lockfile), backend, offline=True, pre_downloaded=True)
+
+
+def get_locked_kernel(repo_id: str, local_files_only: bool = False) -> ModuleType:
+    """Import ``repo_id`` at the commit locked in the caller's package metadata, downloading it if needed."""
+    from .hub import _offline
+
+    lock = _find_lock(repo_id, None)
+    return _load_locked(lock, None, offline=local_files_only or _offline(), pre_downloaded=False)
+
+
+# ---------------------------------------------------------------------------
+# setuptools: carry kernels.lock into the package metadata
+# ---------------------------------------------------------------------------
+
+
+def write_egg_info_lockfile(cmd: Any, basename: str, filename: str) -> None:
+    """``egg_info.writers`` hook: copy the project's ``kernels.lock`` into ``*.egg-info`` (and so the wheel)."""
+    lock = Path(LOCKFILE_NAME)
+    text = lock.read_text(encoding="utf-8") if lock.is_file() else ""
+    if text:
+        try:
+            parse_lockfile(text, str(lock.resolve()))
+        except LockfileError as e:
+            raise LockError(str(e)) from None
+    # Empty text deletes a stale copy of a lock file that no longer exists.
+    cmd.write_or_delete_file("kernels lock file", filename, text)
