@@ -43,14 +43,7 @@ def run_kernel_builder(*args: str, cwd: Path | None = None, env: dict[str, str] 
 
 
 def build_relu(destination: Path, env: dict[str, str], unique_id: str) -> BuiltKernel:
-    from kernel_builder.config import load_config
-    from kernel_builder.local_build import choose_backend
-
-    kernel_dir = copy_example("relu", destination)
-    result = run_kernel_builder("build", "--local", str(kernel_dir), "--unique-id", unique_id, env=env)
-    _, variant = choose_backend(load_config(kernel_dir))
-    variant_dir = kernel_dir / "build" / variant
-    return BuiltKernel(kernel_dir, variant_dir, unique_id, result.stdout + result.stderr)
+    return build_example("relu", destination, env, unique_id)
 
 
 def build_example(name: str, destination: Path, env: dict[str, str], unique_id: str) -> BuiltKernel:

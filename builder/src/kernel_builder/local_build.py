@@ -144,18 +144,18 @@ def _build_variant(config: BuildConfig, backend: str, variant: str, uid: str, op
     created_build_root = not build_root.exists()
     build_root.mkdir(exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{variant}.tmp-", dir=build_root))
-    staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private; a build dir is not
+    staging.chmod(0o777 & ~umask())  # mkdtemp makes it private; a build dir is not
     try:
         if config.is_noarch:
-            metadata, log_file = _assemble_noarch(config, backend, uid, staging)
+            metadata, log_file = assemble_noarch(config, backend, uid, staging)
         else:
             metadata, log_file = _build_extension(config, backend, variant, uid, options, staging, log)
-        _write_metadata(staging, metadata)
+        write_metadata(staging, metadata)
         write_compat_package(staging, config.general.module_name)
-        _remove_bytecode(staging)
-        _write_card(config)
+        remove_bytecode(staging)
+        write_card(config)
         final = build_root / variant
-        _replace_dir(staging, final)
+        replace_dir(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         if created_build_root and not any(build_root.iterdir()):
@@ -164,7 +164,7 @@ def _build_variant(config: BuildConfig, backend: str, variant: str, uid: str, op
     return BuildResult(variant=variant, variant_dir=final, metadata=metadata, log_file=log_file)
 
 
-def _umask() -> int:
+def umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -175,7 +175,7 @@ def _umask() -> int:
 _TOOLCHAIN_VARIABLES = ("CC", "CXX", "CUDACXX", "CUDAHOSTCXX", "CUDA_HOME", "CMAKE_GENERATOR")
 
 
-def _work_dir(config: BuildConfig, variant: str) -> Path:
+def work_dir(config: BuildConfig, variant: str) -> Path:
     """Per kernel, variant and toolchain: where the CMake build tree is kept."""
     identity = [str(config.kernel_dir.resolve()), sys.executable]
     identity += [f"{name}={os.environ.get(name, '')}" for name in _TOOLCHAIN_VARIABLES]
@@ -185,7 +185,7 @@ def _work_dir(config: BuildConfig, variant: str) -> Path:
 
 def _build_extension(config: BuildConfig, backend: str, variant: str, uid: str, options: BuildOptions,
                      staging: Path, log: Callable[[str], None]) -> tuple[Metadata, Path]:
-    work = _work_dir(config, variant)
+    work = work_dir(config, variant)
     project = work / "project"
     cmake_build = work / "cmake"
     wheel_dir = work / "wheel"
@@ -238,7 +238,7 @@ def _build_extension(config: BuildConfig, backend: str, variant: str, uid: str, 
     except (OSError, ValueError) as e:
         raise KernelBuilderError(f"{info_file}: cannot read build information ({e})") from None
     archs = tuple(info.get("archs", ())) if backend in ("cuda", "rocm") else ()
-    return _metadata(config, backend, info["ops_name"], archs), log_file
+    return variant_metadata(config, backend, info["ops_name"], archs), log_file
 
 
 def _unpack_package(wheel: Path, module_name: str, staging: Path) -> None:
@@ -264,7 +264,7 @@ def _unpack_package(wheel: Path, module_name: str, staging: Path) -> None:
         raise KernelBuilderError(f"{wheel}: the built wheel holds no '{module_name}' package")
 
 
-def _assemble_noarch(config: BuildConfig, backend: str, uid: str, staging: Path) -> tuple[Metadata, None]:
+def assemble_noarch(config: BuildConfig, backend: str, uid: str, staging: Path) -> tuple[Metadata, None]:
     package = config.python_package_dir
     extensions = tuple(f".{e}" for e in ("py", "pyi"))
     for path in package.rglob("*"):
@@ -278,10 +278,10 @@ def _assemble_noarch(config: BuildConfig, backend: str, uid: str, staging: Path)
 
     template = resources.files("kernel_builder").joinpath("templates", "_ops_noarch.py.in").read_text()
     (staging / "_ops.py").write_text(template.replace("@OPS_NAME@", ops_name), encoding="utf-8")
-    return _metadata(config, backend, ops_name, ()), None
+    return variant_metadata(config, backend, ops_name, ()), None
 
 
-def _metadata(config: BuildConfig, backend: str, ops_name: str, archs: tuple[str, ...]) -> Metadata:
+def variant_metadata(config: BuildConfig, backend: str, ops_name: str, archs: tuple[str, ...]) -> Metadata:
     general = config.general
     backend_depends = general.backend_python_depends.get(backend, ())
     return Metadata(
@@ -296,19 +296,19 @@ def _metadata(config: BuildConfig, backend: str, ops_name: str, archs: tuple[str
     )
 
 
-def _write_metadata(staging: Path, metadata: Metadata) -> None:
+def write_metadata(staging: Path, metadata: Metadata) -> None:
     text = json.dumps(metadata.to_dict(), indent=2) + "\n"
     (staging / "metadata.json").write_text(text, encoding="utf-8")
 
 
-def _remove_bytecode(root: Path) -> None:
+def remove_bytecode(root: Path) -> None:
     for cache in list(root.rglob("__pycache__")):
         shutil.rmtree(cache, ignore_errors=True)
     for pyc in list(root.rglob("*.py[co]")):
         pyc.unlink()
 
 
-def _write_card(config: BuildConfig) -> None:
+def write_card(config: BuildConfig) -> None:
     template = config.kernel_dir / CARD_TEMPLATE
     if not template.is_file():
         return
@@ -319,7 +319,7 @@ def _write_card(config: BuildConfig) -> None:
     os.replace(tmp, target)
 
 
-def _replace_dir(staging: Path, final: Path) -> None:
+def replace_dir(staging: Path, final: Path) -> None:
     """Move ``staging`` to ``final``, replacing any previous build atomically."""
     old = None
     if final.exists() or final.is_symlink():

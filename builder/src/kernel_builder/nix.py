@@ -243,9 +243,9 @@ def build_with_nix(config: BuildConfig, variant: Optional[str], options: NixOpti
             entries = [(variant, result)]
         build_root = kernel_dir / BUILD_DIR
         copy_variants(entries, build_root)
-    from .local_build import _write_card
+    from .local_build import write_card
 
-    _write_card(config)
+    write_card(config)
     return NixBuildResult(variants=[name for name, _ in entries], build_dir=kernel_dir / BUILD_DIR, command=argv)
 
 
@@ -280,7 +280,7 @@ def copy_variants(entries: Sequence[tuple[str, Path]], build_root: Path) -> None
     the previous builds are replaced (each one atomically) only when every copy
     succeeded.
     """
-    from .local_build import _replace_dir, _umask
+    from .local_build import replace_dir, umask
 
     created_root = not build_root.exists()
     build_root.mkdir(parents=True, exist_ok=True)
@@ -291,7 +291,7 @@ def copy_variants(entries: Sequence[tuple[str, Path]], build_root: Path) -> None
             staged.append((staging, build_root / name))
             shutil.copytree(source, staging, symlinks=False, dirs_exist_ok=True)
             _make_writable(staging)
-            staging.chmod(0o777 & ~_umask())
+            staging.chmod(0o777 & ~umask())
     except BaseException:
         for staging, _ in staged:
             shutil.rmtree(staging, ignore_errors=True)
@@ -299,7 +299,7 @@ def copy_variants(entries: Sequence[tuple[str, Path]], build_root: Path) -> None
             build_root.rmdir()
         raise
     for staging, final in staged:
-        _replace_dir(staging, final)
+        replace_dir(staging, final)
 
 
 # --------------------------------------------------------------------------
@@ -439,16 +439,16 @@ def strip_runpaths(root: Path) -> list[Path]:
 
 def _finish_variant(config: BuildConfig, out: Path, metadata) -> None:  # type: ignore[no-untyped-def]
     from .compat import write_compat_package
-    from .local_build import _remove_bytecode, _write_metadata
+    from .local_build import remove_bytecode, write_metadata
 
-    _write_metadata(out, metadata)
+    write_metadata(out, metadata)
     write_compat_package(out, config.general.module_name)
-    _remove_bytecode(out)
+    remove_bytecode(out)
 
 
 def assemble(kernel_dir: Path, backend: str, install_dir: Path, cmake_build: Path, out: Path) -> None:
     """``out`` = build/<variant>/ from a CMake install tree of the generated project."""
-    from .local_build import _metadata
+    from .local_build import variant_metadata
 
     config = load_config(kernel_dir)
     package = install_dir / config.general.module_name
@@ -464,17 +464,17 @@ def assemble(kernel_dir: Path, backend: str, install_dir: Path, cmake_build: Pat
     out.mkdir(parents=True, exist_ok=True)
     shutil.copytree(package, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.py[co]"))
     archs = tuple(info.get("archs", ())) if backend in ("cuda", "rocm") else ()
-    _finish_variant(config, out, _metadata(config, backend, info["ops_name"], archs))
+    _finish_variant(config, out, variant_metadata(config, backend, info["ops_name"], archs))
     strip_runpaths(out)
 
 
 def assemble_noarch(kernel_dir: Path, backend: str, unique_id: str, out: Path) -> None:
-    from .local_build import _assemble_noarch
+    from .local_build import assemble_noarch
     from .pyproject import validate_unique_id
 
     config = load_config(kernel_dir)
     out.mkdir(parents=True, exist_ok=True)
-    metadata, _ = _assemble_noarch(config, backend, validate_unique_id(unique_id), out)
+    metadata, _ = assemble_noarch(config, backend, validate_unique_id(unique_id), out)
     _finish_variant(config, out, metadata)
 
 

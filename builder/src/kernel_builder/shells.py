@@ -25,7 +25,7 @@ from typing import Callable
 from .config import BuildConfig
 from .errors import KernelBuilderError
 from .gitinfo import unique_id as resolve_unique_id
-from .local_build import BuildOptions, _work_dir, build_local, buildable_variants
+from .local_build import BuildOptions, build_local, buildable_variants, work_dir
 from .pyproject import create_pyproject
 
 VENV_DIR = ".venv"
@@ -76,14 +76,14 @@ def prepare_devshell(config: BuildConfig, options: BuildOptions, log: Callable[[
     """``.venv`` with the kernel installed editable from its generated project."""
     backend, variant = _chosen_variant(config, options)
     venv_dir = _ensure_venv(config)
-    project = _work_dir(config, variant) / "devshell-project"
+    project = work_dir(config, variant) / "devshell-project"
     project.mkdir(parents=True, exist_ok=True)
     uid = resolve_unique_id(config.kernel_dir, options.unique_id)
     create_pyproject(config, project, uid, force=True)
     settings = [
         f"--config-settings=cmake.define.KERNEL_BACKEND={backend}",
         # A persistent build tree: re-entering the shell rebuilds only what changed.
-        f"--config-settings=build-dir={_work_dir(config, variant) / 'devshell-cmake'}",
+        f"--config-settings=build-dir={work_dir(config, variant) / 'devshell-cmake'}",
     ]
     if options.print_build_logs:
         settings.append("--config-settings=build.verbose=true")
