@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Build the CUDA example kernels (examples/activation, examples/rmsnorm), run
-# their kernels_ci tests, check their benchmarks/benchmark.py workloads and run
-# bench/kernels_h100.py, on a machine with a CUDA GPU and a CUDA build of Torch.
+# On a machine with a CUDA GPU and a CUDA build of Torch: build the example
+# kernels (examples/relu, examples/activation, examples/rmsnorm) for this
+# machine's variant, run their kernels_ci tests, run `kernels benchmark` on
+# each, run transformers' Llama kernelized with the built LlamaRMSNorm
+# (tests/llama_rmsnorm_check.py, when transformers is importable), then
+# bench/kernels_h100.py (the bandwidth report).
 #
 #   bench/run_h100.sh OUT_DIR [arguments for bench/kernels_h100.py]
 #
 # Writes under OUT_DIR: kernel-performance.md (the report, also copied to
-# docs/kernel-performance.md of this checkout), kernels-h100.json, and the
-# logs of each step (build-*.log, tests-*.log, benchmark-scripts.log,
-# bench.log). Exits non-zero if a build, a test or a check fails.
+# docs/kernel-performance.md of this checkout), kernels-h100.json,
+# kernels-benchmark.txt (the `kernels benchmark` tables), llama.txt, and
+# logs.tar.gz (every step's log and the benchmark JSON files). Exits non-zero
+# if a build, a test or a check fails.
 #
 # Environment: PYTHON (default python3), CORES (default: all), CXX and
 # CUDAHOSTCXX (default /usr/bin/c++), KERNEL_BUILDER_CACHE (default: a
@@ -40,12 +44,22 @@ start=$(date +%s)
 step() { echo "[$(( $(date +%s) - start ))s] $*"; }
 status=0
 
-if ! "$PY" -c "import pytest, scikit_build_core, click" 2>/dev/null && [ -d .whl ]; then
+if [ -d .whl ]; then
   step "installing Python packages from .whl/"
   "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target "$WORK/site" .whl/*.whl || exit 2
   export PYTHONPATH="$PYTHONPATH:$WORK/site"
 fi
+
+KERNELS=(relu activation rmsnorm)
+LOGS="$WORK/logs"
+mkdir -p "$LOGS"
+finish() {
+  tar -czf "$OUT/logs.tar.gz" -C "$LOGS" . 2>/dev/null
+  step "done (status $1); report: $OUT/kernel-performance.md"
+  rm -rf "$WORK"
+  exit "$1"
+}
 
 "$PY" - <<'EOF' || exit 2
 import torch
@@ -61,46 +75,65 @@ from kernel_builder.local_build import choose_backend
 print(choose_backend(load_config(Path('examples/activation')))[1])") || exit 2
 step "building the $VARIANT variants with $CORES cores"
 
-# Both kernels build in parallel (each has one CUDA file; nvcc compiles its
+# The kernels build in parallel (each has one CUDA file; nvcc compiles its
 # architectures on --cores threads).
 pids=()
-for kernel in activation rmsnorm; do
+for kernel in "${KERNELS[@]}"; do
   "$PY" -m kernel_builder build "examples/$kernel" --variant "$VARIANT" --cores "$CORES" \
-    >"$OUT/build-$kernel.log" 2>&1 &
+    >"$LOGS/build-$kernel.log" 2>&1 &
   pids+=($!)
 done
-for i in 0 1; do
-  kernel=$([ $i = 0 ] && echo activation || echo rmsnorm)
+for i in "${!KERNELS[@]}"; do
+  kernel=${KERNELS[$i]}
   if wait "${pids[$i]}"; then
     step "built examples/$kernel"
   else
-    step "BUILD FAILED: examples/$kernel (see $OUT/build-$kernel.log)"
-    tail -40 "$OUT/build-$kernel.log"
+    step "BUILD FAILED: examples/$kernel"
+    tail -40 "$LOGS/build-$kernel.log"
     status=1
   fi
 done
-[ $status = 0 ] || exit $status
+[ $status = 0 ] || finish $status
 
-for kernel in activation rmsnorm; do
+for kernel in "${KERNELS[@]}"; do
   if PYTHONPATH="$REPO/examples/$kernel/build/$VARIANT:$PYTHONPATH" \
       "$PY" -m pytest -q -m kernels_ci -p no:cacheprovider "examples/$kernel/tests" \
-      >"$OUT/tests-$kernel.log" 2>&1; then
-    step "tests of examples/$kernel: $(tail -1 "$OUT/tests-$kernel.log")"
+      >"$LOGS/tests-$kernel.log" 2>&1; then
+    step "tests of examples/$kernel: $(tail -1 "$LOGS/tests-$kernel.log")"
   else
-    step "TESTS FAILED: examples/$kernel (see $OUT/tests-$kernel.log)"
-    grep -E "^(FAILED|ERROR)" "$OUT/tests-$kernel.log" | head -20
-    tail -3 "$OUT/tests-$kernel.log"
+    step "TESTS FAILED: examples/$kernel"
+    grep -E "^(FAILED|ERROR)" "$LOGS/tests-$kernel.log" | head -20
+    tail -3 "$LOGS/tests-$kernel.log"
     status=1
   fi
 done
 
-if "$PY" bench/check_benchmark_scripts.py examples/activation examples/rmsnorm \
-    >"$OUT/benchmark-scripts.log" 2>&1; then
-  step "benchmarks/benchmark.py workloads verified"
+# `kernels benchmark` of each example (the runner verifies every workload).
+for kernel in "${KERNELS[@]}"; do
+  step "kernels benchmark examples/$kernel"
+  if "$PY" -m kernels benchmark "examples/$kernel" --no-progress --output "$LOGS/benchmark-$kernel.json" \
+      >>"$OUT/kernels-benchmark.txt" 2>&1; then
+    :
+  else
+    step "KERNELS BENCHMARK FAILED: examples/$kernel"
+    status=1
+  fi
+done
+cat "$OUT/kernels-benchmark.txt"
+
+if "$PY" -c "import transformers" 2>/dev/null; then
+  for dtype in float32 bfloat16; do
+    if "$PY" tests/llama_rmsnorm_check.py examples/rmsnorm --device cuda --dtype "$dtype" \
+        --version-shim "$WORK/shim" >>"$OUT/llama.txt" 2>&1; then
+      step "transformers Llama with the built LlamaRMSNorm ($dtype): $(grep RESULT "$OUT/llama.txt" | tail -1)"
+    else
+      step "TRANSFORMERS LLAMA CHECK FAILED ($dtype)"
+      tail -20 "$OUT/llama.txt"
+      status=1
+    fi
+  done
 else
-  step "BENCHMARK SCRIPT CHECK FAILED (see $OUT/benchmark-scripts.log)"
-  tail -20 "$OUT/benchmark-scripts.log"
-  status=1
+  step "transformers is not importable: Llama check skipped"
 fi
 
 # The benchmark skips its least important cases once the whole script has
@@ -109,12 +142,10 @@ budget=$(( ${TOTAL_BUDGET_S:-330} - ($(date +%s) - start) ))
 [ "$budget" -gt 60 ] || budget=60
 step "running bench/kernels_h100.py (time budget ${budget}s)"
 "$PY" bench/kernels_h100.py --output "$OUT/kernel-performance.md" --json "$OUT/kernels-h100.json" \
-  --budget-s "$budget" "$@" 2>&1 | tee "$OUT/bench.log"
+  --budget-s "$budget" "$@" 2>&1 | tee "$LOGS/bench.log"
 bench_status=${PIPESTATUS[0]}
 if [ -f "$OUT/kernel-performance.md" ]; then
   cp "$OUT/kernel-performance.md" docs/kernel-performance.md
 fi
 [ "$bench_status" = 0 ] || status=1
-step "done (status $status); report: $OUT/kernel-performance.md"
-rm -rf "$WORK"
-exit $status
+finish $status

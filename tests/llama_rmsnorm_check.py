@@ -1,0 +1,107 @@
+"""transformers' Llama, kernelized with a built ``LlamaRMSNorm``, against the plain model.
+
+    python tests/llama_rmsnorm_check.py KERNEL_DIR [--device cuda] [--dtype bfloat16] [--version-shim DIR]
+
+KERNEL_DIR is a built kernel project (``examples/rmsnorm`` after
+``kernel-builder build``). A small Llama model is made from a config (nothing
+is downloaded), its logits are computed, then transformers' own ``kernelize``
+swaps every ``LlamaRMSNorm`` for the kernel's layer through a
+``LocalLayerRepository`` mapping and the logits are computed again.
+
+The tolerance is the dtype's own noise: for float32 1e-4; for a lower
+precision, twice the difference between the plain model in that dtype and in
+float32 (the kernel may round differently from PyTorch, but must not be less
+accurate than running the model in that dtype at all).
+
+Prints one ``RESULT {json}`` line and exits 1 when the logits differ by more
+than the tolerance or a norm was not kernelized. Used by
+tests/test_transformers_e2e.py (CPU) and bench/run_h100.sh (CUDA).
+
+transformers enables its kernels integration only for the ``kernels`` versions
+it was written for. ``--version-shim DIR`` puts, before transformers is
+imported, a metadata-only ``kernels`` distribution with a version inside that
+window at the front of ``sys.path`` when ours is outside it: the code that
+runs is still this package's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import importlib.metadata
+import json
+import sys
+from pathlib import Path
+
+
+def install_version_shim(directory: Path) -> str | None:
+    """Make ``importlib.metadata`` report a kernels version transformers accepts; returns it, or None."""
+    from packaging.version import Version
+    from transformers.utils import import_utils  # only reads constants; detection happens in hub_kernels
+
+    low, high = Version(import_utils.KERNELS_MIN_VERSION), Version(import_utils.KERNELS_MAX_VERSION)
+    if low <= Version(importlib.metadata.version("kernels")) < high:
+        return None
+    dist_info = directory / f"kernels-{low}.dist-info"
+    dist_info.mkdir(parents=True, exist_ok=True)
+    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: kernels\nVersion: {low}\n")
+    sys.path.insert(0, str(directory))
+    importlib.invalidate_caches()
+    return str(low)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("kernel_dir", type=Path)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
+    parser.add_argument("--version-shim", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    shim_version = install_version_shim(args.version_shim) if args.version_shim else None
+
+    import torch
+
+    import kernels
+    import transformers.integrations.hub_kernels as hub_kernels
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    dtype = getattr(torch, args.dtype)
+    config = LlamaConfig(vocab_size=256, hidden_size=256, intermediate_size=512, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)
+    torch.manual_seed(0)
+    model_fp32 = LlamaForCausalLM(config).eval().to(args.device)
+    model = copy.deepcopy(model_fp32).to(dtype)
+    input_ids = torch.randint(0, config.vocab_size, (2, 16), device=args.device)
+    with torch.no_grad():
+        reference_fp32 = model_fp32(input_ids).logits
+        reference = model(input_ids).logits
+
+    repo = kernels.LocalLayerRepository(repo_path=args.kernel_dir, layer_name="LlamaRMSNorm")
+    device_type = torch.device(args.device).type
+    with kernels.use_kernel_mapping({"RMSNorm": {device_type: repo}}, inherit_mapping=False):
+        hub_kernels.kernelize(model, mode=kernels.Mode.INFERENCE)
+    norms = [m for m in model.modules() if type(m).__name__ == "LlamaRMSNorm"]
+    kernelized = sum(1 for m in norms if "forward" in vars(m) and "rmsnorm" in m.forward.__func__.__module__)
+    with torch.no_grad():
+        logits = model(input_ids).logits
+
+    dtype_noise = (reference.float() - reference_fp32).abs().max().item()
+    tolerance = 1e-4 if dtype == torch.float32 else max(1e-4, 2 * dtype_noise)
+    max_abs_diff = (logits.float() - reference.float()).abs().max().item()
+    result = {
+        "device": torch.cuda.get_device_name() if device_type == "cuda" else device_type,
+        "dtype": args.dtype, "torch": torch.__version__,
+        "transformers": importlib.metadata.version("transformers"),
+        "kernels_version_shim": shim_version,
+        "norms": len(norms), "kernelized": kernelized,
+        "max_abs_logit": reference.float().abs().max().item(),
+        "max_abs_diff": max_abs_diff, "dtype_noise_vs_fp32": dtype_noise, "tolerance": tolerance,
+    }
+    print("RESULT " + json.dumps(result))
+    ok = norms and kernelized == len(norms) and max_abs_diff <= tolerance
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
