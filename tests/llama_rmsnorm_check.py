@@ -40,8 +40,11 @@ def install_version_shim(directory: Path) -> str | None:
     from transformers.utils import import_utils  # only reads constants; detection happens in hub_kernels
 
     low, high = Version(import_utils.KERNELS_MIN_VERSION), Version(import_utils.KERNELS_MAX_VERSION)
-    if low <= Version(importlib.metadata.version("kernels")) < high:
-        return None
+    try:
+        if low <= Version(importlib.metadata.version("kernels")) < high:
+            return None
+    except importlib.metadata.PackageNotFoundError:
+        pass  # kernels imported from a source tree (PYTHONPATH): no metadata at all
     dist_info = directory / f"kernels-{low}.dist-info"
     dist_info.mkdir(parents=True, exist_ok=True)
     (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: kernels\nVersion: {low}\n")
