@@ -485,17 +485,18 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     from kernels import get_local_kernel
 
-    activation = get_local_kernel(args.activation)
-    rmsnorm = get_local_kernel(args.rmsnorm)
+    cases = quick_cases() if args.quick else default_cases()
+    if args.only:
+        cases = [c for c in cases if args.only in c.label]
+    # Only the kernels the selected cases use need a build.
+    activation = get_local_kernel(args.activation) if any(c.kernel != "rms_norm" for c in cases) else None
+    rmsnorm = get_local_kernel(args.rmsnorm) if any(c.kernel == "rms_norm" for c in cases) else None
 
     for name in ("cache_size_limit", "recompile_limit", "accumulated_cache_size_limit",
                  "accumulated_recompile_limit"):
         if hasattr(torch._dynamo.config, name):
             setattr(torch._dynamo.config, name, 1024)
 
-    cases = quick_cases() if args.quick else default_cases()
-    if args.only:
-        cases = [c for c in cases if args.only in c.label]
     env = environment()
     print(f"{env['gpu']}, torch {env['torch']}, CUDA {env['cuda']}: {len(cases)} cases", flush=True)
 

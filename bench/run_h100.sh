@@ -14,8 +14,8 @@
 # logs.tar.gz (every step's log and the benchmark JSON files). Exits non-zero
 # if a build, a test or a check fails.
 #
-# Environment: PYTHON (default python3), CORES (default: all), CXX and
-# CUDAHOSTCXX (default /usr/bin/c++), KERNEL_BUILDER_CACHE (default: a
+# Environment: PYTHON (default python3), CORES (default: all), HOST_CC and
+# HOST_CXX (default /usr/bin/cc and /usr/bin/c++), KERNEL_BUILDER_CACHE (default: a
 # temporary directory), TOTAL_BUDGET_S (default 330: the benchmark drops its
 # least important cases beyond this many seconds of the whole script). Python packages missing on the machine (pytest,
 # scikit-build-core, click, ...) are installed from wheels in .whl/ when that
@@ -31,8 +31,13 @@ OUT=$(cd "$OUT" && pwd)
 
 PY=${PYTHON:-python3}
 CORES=${CORES:-$(nproc)}
-export CXX=${CXX:-/usr/bin/c++}
-export CUDAHOSTCXX=${CUDAHOSTCXX:-/usr/bin/c++}
+# The system compiler, not whatever CC/CXX the environment names: the GPU
+# machines we use set CC/CXX to a wrapper (/opt/gcc) with which the kernels'
+# TORCH_CHECK errors segfault instead of raising (seen in the kernels_ci
+# tests; the same build with /usr/bin/c++ raises). HOST_CC/HOST_CXX override.
+export CC=${HOST_CC:-/usr/bin/cc}
+export CXX=${HOST_CXX:-/usr/bin/c++}
+export CUDAHOSTCXX=$CXX
 if [ -d /usr/local/cuda/bin ]; then
   export PATH="/usr/local/cuda/bin:$PATH"
 fi

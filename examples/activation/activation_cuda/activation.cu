@@ -7,9 +7,13 @@
 //   write `act(gate) * up` to `out[..., d]`. The grid is two-dimensional: x
 //   covers the columns of a row in 16-byte vectors, y the rows. Each thread
 //   handles `kRowsPerThread` rows with all their loads issued before the
-//   first use: two rows (four 16-byte loads in flight) for a cheap
-//   activation (silu), one row where the activation's arithmetic is the
-//   bottleneck (erf, tanh). No integer division per element.
+//   first use. No integer division per element. Two rows (four 16-byte loads
+//   in flight) suit a cheap activation (silu). The erf and tanh gates need
+//   more registers: at the compiler's choice, only 5 blocks of 256 threads fit
+//   an SM and the kernel reached 91% of the copy bandwidth on an H100 (ncu:
+//   62% theoretical occupancy, limited by registers); one row per thread
+//   and a launch bound of 8 blocks per SM (full occupancy, a few bytes of
+//   spills) reach the copy bandwidth.
 // * elementwise ops (`gelu_fast`, `gelu_tanh`): one 16-byte vector per
 //   thread, then a scalar tail.
 //
@@ -69,6 +73,7 @@ constexpr bool kIs16Bit = !std::is_same<scalar_t, float>::value;
 
 struct Silu {
   static constexpr int kRowsPerThread = 2;
+  static constexpr int kMinBlocksPerSM = 1;
   template <bool kFast> __device__ __forceinline__ static float apply(float x) {
     // torch.nn.functional.silu: x / (1 + exp(-x)).
     return x / (1.0f + expf(-x));
@@ -77,6 +82,7 @@ struct Silu {
 
 struct GeluErf {
   static constexpr int kRowsPerThread = 1;
+  static constexpr int kMinBlocksPerSM = 8;
   template <bool kFast> __device__ __forceinline__ static float apply(float x) {
     // torch.nn.functional.gelu(approximate="none").
     constexpr float kAlpha = 0.70710678118654752440f; // 1 / sqrt(2)
@@ -92,6 +98,7 @@ __device__ __forceinline__ float gelu_sigmoid_form(float x, float inner) {
 
 struct GeluTanh {
   static constexpr int kRowsPerThread = 1;
+  static constexpr int kMinBlocksPerSM = 8;
   template <bool kFast> __device__ __forceinline__ static float apply(float x) {
     // torch.nn.functional.gelu(approximate="tanh").
     constexpr float kBeta = 0.79788456080286535588f; // sqrt(2 / pi)
@@ -148,7 +155,7 @@ __device__ __forceinline__ scalar_t unary_op(scalar_t x) {
 // threadIdx.x over column vectors, threadIdx.y (and gridDim.y) over rows;
 // each thread takes Act::kRowsPerThread rows, `row_step` apart.
 template <typename Act, typename scalar_t, int N>
-__global__ void __launch_bounds__(kBlockThreads)
+__global__ void __launch_bounds__(kBlockThreads, Act::kMinBlocksPerSM)
     gated_kernel(scalar_t *__restrict__ out, scalar_t const *__restrict__ input,
                  int64_t rows, int64_t d) {
   using V = Vec<scalar_t, N>;
