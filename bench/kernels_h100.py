@@ -49,6 +49,9 @@ DEVICE = "cuda"
 # Cases whose bytes exceed this are "large": the 90%-of-copy target applies.
 LARGE_BYTES = 256 * 2**20
 BANDWIDTH_TARGET = 0.90
+# A case that is not faster than eager or torch.compile, where both it and
+# that candidate reach this % of the copy bandwidth, is reported as a tie.
+TIE_PCT_COPY = 97.0
 
 
 # --------------------------------------------------------------------------
@@ -290,6 +293,16 @@ class Result:
             missed.append("wrong result")
         return missed
 
+    def tied_at_copy_bandwidth(self) -> bool:
+        """Large, correct, at the copy bandwidth, and within 3% of every candidate it did not beat,
+        each of which runs at the copy bandwidth too."""
+        if not (self.large and self.check and self.pct_copy >= TIE_PCT_COPY):
+            return False
+        not_beaten = [(ms, speedup) for ms, speedup in ((self.eager_ms, self.vs_eager),
+                                                        (self.compiled_ms, self.vs_compiled)) if speedup <= 1.0]
+        return all(speedup >= TIE_PCT_COPY / 100 and 100.0 * self.copy_ms / ms >= TIE_PCT_COPY
+                   for ms, speedup in not_beaten)
+
 
 def run_case(case: Case, activation, rmsnorm, reps: int, target_ms: float) -> Result:
     torch._dynamo.reset()
@@ -380,6 +393,14 @@ def summary(results: list[Result]) -> list[str]:
         lines.append("- Targets missed: " + "; ".join(f"{label}: {', '.join(m)}" for label, m in missed) + ".")
     else:
         lines.append("- Every target is met.")
+    ties = [r for r in results if r.targets() and r.tied_at_copy_bandwidth()]
+    if ties:
+        lines.append(
+            f"- Of the cases that missed, {len(ties)}/{len(missed)} are ties at the memory limit: the kernel and "
+            f"the candidate that was as fast both move at least {TIE_PCT_COPY:.0f}% of the copy bandwidth "
+            f"({', '.join(r.label for r in ties)}). A kernel that reads each input and writes each output "
+            "once cannot beat a copy of the same bytes; what is left between them is measurement noise."
+        )
     return lines
 
 
