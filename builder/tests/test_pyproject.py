@@ -502,6 +502,26 @@ def test_force_overwrites(project, cli) -> None:
     assert 'set(KERNEL_UNIQUE_ID "third")' in (project.root / "CMakeLists.txt").read_text()
 
 
+def test_regenerating_leaves_unchanged_files_untouched(project, tmp_path: Path) -> None:
+    """Each local build regenerates the project: identical files keep their mtime, so
+    Ninja does not recompile every source including torch-ext/registration.h."""
+    config = load_config(project.root)
+    target = tmp_path / "generated"
+    written = create_pyproject(config, target, "same")
+    old = 1_000_000_000_000_000_000  # 2001, far older than any write below
+    for path in written:
+        os.utime(path, ns=(old, old))
+    assert create_pyproject(config, target, "same", force=True) == written
+    assert {p.relative_to(target).as_posix(): p.stat().st_mtime_ns for p in written} == {
+        p.relative_to(target).as_posix(): old for p in written
+    }
+    # A changed id rewrites exactly the file that holds it.
+    create_pyproject(config, target, "other", force=True)
+    changed = sorted(p.relative_to(target).as_posix() for p in written if p.stat().st_mtime_ns != old)
+    assert changed == ["CMakeLists.txt"]
+    assert 'set(KERNEL_UNIQUE_ID "other")' in (target / "CMakeLists.txt").read_text()
+
+
 def test_force_does_not_follow_symlinks(project, cli, expect_error, tmp_path: Path) -> None:
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me\n")

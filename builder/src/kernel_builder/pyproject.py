@@ -131,9 +131,23 @@ def create_pyproject(config: BuildConfig, target_dir: Path, unique_id: str, forc
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.is_symlink() or path.is_dir():
             raise KernelBuilderError(f"{path}: refusing to overwrite a symlink or directory")
-        path.write_text(file.content, encoding="utf-8")
+        if not _same_content(path, file.content):
+            path.write_text(file.content, encoding="utf-8")
         written.append(path)
     return written
+
+
+def _same_content(path: Path, content: str) -> bool:
+    """Whether ``path`` already holds ``content``.
+
+    An unchanged file is left alone so that its mtime stays put: every
+    translation unit including ``torch-ext/registration.h`` would otherwise
+    be recompiled by each build that regenerates the project.
+    """
+    try:
+        return path.is_file() and path.read_bytes() == content.encode("utf-8")
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True)
