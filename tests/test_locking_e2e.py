@@ -168,6 +168,57 @@ def test_tampered_cache_is_caught(published_relu, hub_env, tmp_path: Path) -> No
     assert last_json(run_python(LOAD, _offline(env, site)))["revision"] == published_relu.commit
 
 
+KERNELIZE_WITH_LOCKED_FUNC = """
+import kernels, torch
+from torch import nn
+
+
+@kernels.use_kernel_forward_from_hub("Relu")
+class Relu(nn.Module):
+    def forward(self, x, out=None):  # The kernel's `relu(x, out=None)` signature.
+        return torch.relu(x) if out is None else out.copy_(torch.relu(x))
+
+
+def load():
+    model = nn.Sequential(nn.Identity(), Relu())
+    repo = kernels.LockedFuncRepository("kernels-community/relu", func_name="relu")
+    with kernels.use_kernel_mapping({"Relu": {"cpu": repo}}, inherit_mapping=False):
+        kernels.kernelize(model, mode=kernels.Mode.INFERENCE, device="cpu", use_fallback=False)
+    return model
+"""
+
+RUN_KERNELIZED = """
+    import json, torch, kernels, myproject
+    model = myproject.load()
+    x = torch.randn(513, 9)
+    assert torch.equal(model(x), torch.relu(x))
+    print(json.dumps([k.repo_info.revision for k in kernels.get_loaded_kernels()]))
+"""
+
+
+def test_locked_repositories_load_through_the_verified_lock(published_relu, hub_env, tmp_path: Path) -> None:
+    """kernelize with a LockedFuncRepository: the lock in the package metadata, the hash checked, no network."""
+    env = {**hub_env, "KERNELS_CACHE": str(tmp_path / "cache")}
+    project = _project(tmp_path)
+    _cli(["lock", str(project)], env)
+    site = tmp_path / "site"
+    _install(site, (project / "kernels.lock").read_text())
+    (site / "myproject" / "__init__.py").write_text(KERNELIZE_WITH_LOCKED_FUNC)
+
+    _cli(["download", str(project)], env)
+    revisions = last_json(run_python(RUN_KERNELIZED, _offline(env, site)))
+    assert revisions == [published_relu.commit]
+
+    variant_dir = (Path(env["KERNELS_CACHE"]) / "kernels--kernels-community--relu" / "snapshots"
+                   / published_relu.commit / "build" / published_relu.variant)
+    blob = (variant_dir / "__init__.py").resolve()
+    os.chmod(blob, 0o644)
+    blob.write_text(blob.read_text() + "\nprint('tampered')\n")
+    result = run_python(RUN_KERNELIZED, _offline(env, site), check=False)
+    assert result.returncode != 0 and "LockHashMismatchError" in result.stderr
+    assert "tampered" not in result.stdout
+
+
 def test_bad_inputs_give_one_line_errors(published_relu, hub_env, tmp_path: Path) -> None:
     cases = {
         "no-pyproject": (None, "pyproject.toml not found"),

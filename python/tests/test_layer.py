@@ -1179,11 +1179,12 @@ def test_locked_repositories_load_the_locked_revision(kernel: Path, tmp_path: Pa
     calls = []
     real = kernels.get_local_kernel(kernel)
 
-    def fake_get_kernel(repo_id, revision=None, version=None, **kwargs):
-        calls.append((repo_id, revision, version))
+    def fake_load_locked(lock, backend, offline, pre_downloaded):
+        # The Hub side (download, hash check) is tested in tests/test_locking_e2e.py.
+        calls.append((lock.repo_id, lock.sha, pre_downloaded))
         return real
 
-    monkeypatch.setattr("kernels.hub.get_kernel", fake_get_kernel)
+    monkeypatch.setattr("kernels.locking.load_locked", fake_load_locked)
     model = nn.Sequential(nn.Linear(4, 8), SiluAndMul())
     with use_kernel_mapping({
         "Scale": {"cpu": LockedLayerRepository("org/layers", layer_name="Full10", lockfile=lockfile)},
@@ -1193,7 +1194,7 @@ def test_locked_repositories_load_the_locked_revision(kernel: Path, tmp_path: Pa
         kernelize(layer_model, mode=I)
         kernelize(model, mode=I)
     assert factor(layer_model.scale) == 10
-    assert calls == [("org/layers", "a" * 40, None)] * 2
+    assert calls == [("org/layers", "a" * 40, False)] * 2
     assert str(LockedLayerRepository("org/layers", layer_name="L", lockfile=lockfile)) == (
         f"layer `L` from `org/layers` (locked in lock file `{lockfile}`)"
     )

@@ -351,17 +351,33 @@ def _explicit_lock(repo_id: str, lockfile: Union[str, Path]) -> KernelLock:
     return lock
 
 
-def _find_lock(repo_id: str, lockfile: Optional[Union[str, Path]]) -> KernelLock:
-    from .hub import _check_repo_id
-    from .layer.repos import _caller_package
+def caller_package() -> Optional[str]:
+    """Top-level package of the first caller outside ``kernels``: whose installed metadata holds its lock."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_globals.get("__name__", "")
+        if name != "kernels" and not name.startswith("kernels."):
+            return name.split(".")[0] or None
+        frame = frame.f_back
+    return None
 
-    _check_repo_id(repo_id)
+
+def find_kernel_lock(repo_id: str, lockfile: Optional[Union[str, Path]], package: Optional[str]) -> KernelLock:
+    """The lock of ``repo_id``: from ``lockfile``, or else from the ``kernels.lock`` metadata of ``package``."""
     if lockfile is not None:
         return _explicit_lock(repo_id, lockfile)
-    return _caller_lock(repo_id, _caller_package())
+    return _caller_lock(repo_id, package)
 
 
-def _load_locked(lock: KernelLock, backend: Optional[str], offline: bool, pre_downloaded: bool) -> ModuleType:
+def _find_lock(repo_id: str, lockfile: Optional[Union[str, Path]]) -> KernelLock:
+    from .hub import _check_repo_id
+
+    _check_repo_id(repo_id)
+    return find_kernel_lock(repo_id, lockfile, caller_package())
+
+
+def load_locked(lock: KernelLock, backend: Optional[str], offline: bool, pre_downloaded: bool) -> ModuleType:
+    """Import the locked commit (downloading it unless ``offline``), after checking its files against the lock."""
     from .hub import KernelNotCachedError, _api, _download, _locate, _validated_variant
     from .loader import RepoInfo, import_variant
     from .variants import current_environment
@@ -394,7 +410,7 @@ def load_kernel(repo_id: str, lockfile: Optional[Union[str, Path]] = None,
     :class:`KernelNotPreDownloadedError` when the locked variant is not cached
     and :class:`LockHashMismatchError` when the cached files do not match the lock.
     """
-    return _load_locked(_find_lock(repo_id, lockfile), backend, offline=True, pre_downloaded=True)
+    return load_locked(_find_lock(repo_id, lockfile), backend, offline=True, pre_downloaded=True)
 
 
 def get_locked_kernel(repo_id: str, local_files_only: bool = False) -> ModuleType:
@@ -402,7 +418,7 @@ def get_locked_kernel(repo_id: str, local_files_only: bool = False) -> ModuleTyp
     from .hub import _offline
 
     lock = _find_lock(repo_id, None)
-    return _load_locked(lock, None, offline=local_files_only or _offline(), pre_downloaded=False)
+    return load_locked(lock, None, offline=local_files_only or _offline(), pre_downloaded=False)
 
 
 # ---------------------------------------------------------------------------

@@ -8,14 +8,13 @@ the kernel function in such a class. Nothing is downloaded or imported before
 
 from __future__ import annotations
 
-import importlib.metadata
 import inspect
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Optional, Union
 
-from ..lockfile import LOCKFILE_NAME, locked_revision
+from ..lockfile import LOCKFILE_NAME, KernelLock
+from ..locking import caller_package as _caller_package
 
 TrustRemoteCode = Union[bool, list[str]]
 
@@ -51,38 +50,6 @@ def _check_trust(cls_name: str, trust_remote_code: Any) -> TrustRemoteCode:
 
 def _hashable_trust(trust_remote_code: TrustRemoteCode) -> Union[bool, tuple[str, ...]]:
     return trust_remote_code if isinstance(trust_remote_code, bool) else tuple(trust_remote_code)
-
-
-def _caller_package() -> Optional[str]:
-    """Top-level package of the first caller outside ``kernels`` (for locked repositories)."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        name = frame.f_globals.get("__name__", "")
-        if name != "kernels" and not name.startswith("kernels."):
-            return name.split(".")[0] or None
-        frame = frame.f_back
-    return None
-
-
-def _read_caller_lock(repo_id: str, package: Optional[str]) -> tuple[Optional[str], list[str]]:
-    """``(locked sha, distributions searched)`` from the ``kernels.lock`` of ``package``'s distributions."""
-    if package is None:
-        return None, []
-    dist_names = importlib.metadata.packages_distributions().get(package, [])
-    searched = []
-    for dist_name in dict.fromkeys(dist_names):
-        try:
-            dist = importlib.metadata.distribution(dist_name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-        searched.append(dist_name)
-        text = dist.read_text(LOCKFILE_NAME)
-        if text is None:
-            continue
-        sha = locked_revision(repo_id, text, source=f"{LOCKFILE_NAME} of distribution {dist_name!r}")
-        if sha is not None:
-            return sha, searched
-    return None, searched
 
 
 class _Repository:
@@ -201,35 +168,26 @@ class _LockedRepository(_Repository):
         where = f"lock file `{self.lockfile}`" if self.lockfile is not None else LOCKFILE_NAME
         return f"`{self.repo_id}` (locked in {where})"
 
+    def lock(self) -> KernelLock:
+        """This repository's entry in its lock file (``ValueError`` if there is none)."""
+        from ..locking import find_kernel_lock
+
+        try:
+            return find_kernel_lock(self.repo_id, self.lockfile, self._caller_package)
+        except (ValueError, FileNotFoundError) as e:
+            raise type(e)(f"{self}: {e}") from None
+
     def locked_revision(self) -> str:
         """The commit this repository is locked to; ``ValueError`` if it is not locked."""
-        if self.lockfile is not None:
-            try:
-                text = self.lockfile.read_text(encoding="utf-8")
-            except OSError as e:
-                raise FileNotFoundError(f"{self}: cannot read lock file {self.lockfile} ({e.strerror})") from None
-            sha = locked_revision(self.repo_id, text, source=str(self.lockfile))
-            if sha is None:
-                raise ValueError(f"{self}: `{self.repo_id}` is not locked in {self.lockfile}")
-            return sha
-        sha, searched = _read_caller_lock(self.repo_id, self._caller_package)
-        if sha is None:
-            if searched:
-                where = f"the {LOCKFILE_NAME} of distribution(s) {', '.join(searched)}"
-            elif self._caller_package:
-                where = f"an installed distribution providing package `{self._caller_package}`"
-            else:
-                where = "an installed distribution"
-            raise ValueError(
-                f"{self}: `{self.repo_id}` is not locked: no entry in {where}. Run `kernels lock` in the project "
-                f"and reinstall it, or pass lockfile=<path to {LOCKFILE_NAME}>"
-            )
-        return sha
+        return self.lock().sha
 
     def _load_module(self) -> ModuleType:
-        from ..hub import get_kernel
+        # The same path as `get_locked_kernel`: the cached files are checked
+        # against the lock's hash before they are imported.
+        from ..hub import _offline
+        from ..locking import load_locked
 
-        return get_kernel(self.repo_id, revision=self.locked_revision())
+        return load_locked(self.lock(), None, offline=_offline(), pre_downloaded=False)
 
     def __repr__(self) -> str:
         field = "layer_name" if self._kind == "layer" else "func_name"
