@@ -129,7 +129,7 @@ cat "$OUT/kernels-benchmark.txt"
 if "$PY" -c "import transformers" 2>/dev/null; then
   for dtype in float32 bfloat16; do
     if "$PY" tests/llama_rmsnorm_check.py examples/rmsnorm --device cuda --dtype "$dtype" \
-        --version-shim "$WORK/shim" >>"$OUT/llama.txt" 2>&1; then
+        >>"$OUT/llama.txt" 2>&1; then
       step "transformers Llama with the built LlamaRMSNorm ($dtype): $(grep RESULT "$OUT/llama.txt" | tail -1)"
     else
       step "TRANSFORMERS LLAMA CHECK FAILED ($dtype)"

@@ -1,6 +1,6 @@
 """transformers' Llama, kernelized with a built ``LlamaRMSNorm``, against the plain model.
 
-    python tests/llama_rmsnorm_check.py KERNEL_DIR [--device cuda] [--dtype bfloat16] [--version-shim DIR]
+    python tests/llama_rmsnorm_check.py KERNEL_DIR [--device cuda] [--dtype bfloat16]
 
 KERNEL_DIR is a built kernel project (``examples/rmsnorm`` after
 ``kernel-builder build``). A small Llama model is made from a config (nothing
@@ -17,11 +17,9 @@ Prints one ``RESULT {json}`` line and exits 1 when the logits differ by more
 than the tolerance or a norm was not kernelized. Used by
 tests/test_transformers_e2e.py (CPU) and bench/run_h100.sh (CUDA).
 
-transformers enables its kernels integration only for the ``kernels`` versions
-it was written for. ``--version-shim DIR`` puts, before transformers is
-imported, a metadata-only ``kernels`` distribution with a version inside that
-window at the front of ``sys.path`` when ours is outside it: the code that
-runs is still this package's.
+transformers enables its kernels integration only for the ``kernels`` API
+window it was written for: use a transformers release that accepts this
+package's version (requirements-test.txt pins one).
 """
 
 from __future__ import annotations
@@ -34,40 +32,19 @@ import sys
 from pathlib import Path
 
 
-def install_version_shim(directory: Path) -> str | None:
-    """Make ``importlib.metadata`` report a kernels version transformers accepts; returns it, or None."""
-    from packaging.version import Version
-    from transformers.utils import import_utils  # only reads constants; detection happens in hub_kernels
-
-    low, high = Version(import_utils.KERNELS_MIN_VERSION), Version(import_utils.KERNELS_MAX_VERSION)
-    try:
-        if low <= Version(importlib.metadata.version("kernels")) < high:
-            return None
-    except importlib.metadata.PackageNotFoundError:
-        pass  # kernels imported from a source tree (PYTHONPATH): no metadata at all
-    dist_info = directory / f"kernels-{low}.dist-info"
-    dist_info.mkdir(parents=True, exist_ok=True)
-    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: kernels\nVersion: {low}\n")
-    sys.path.insert(0, str(directory))
-    importlib.invalidate_caches()
-    return str(low)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("kernel_dir", type=Path)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
-    parser.add_argument("--version-shim", type=Path, default=None)
     args = parser.parse_args(argv)
-
-    shim_version = install_version_shim(args.version_shim) if args.version_shim else None
 
     import torch
 
     import kernels
     import transformers.integrations.hub_kernels as hub_kernels
     from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers.utils.import_utils import is_kernels_available
 
     dtype = getattr(torch, args.dtype)
     config = LlamaConfig(vocab_size=256, hidden_size=256, intermediate_size=512, num_hidden_layers=2,
@@ -96,13 +73,14 @@ def main(argv: list[str] | None = None) -> int:
         "device": torch.cuda.get_device_name() if device_type == "cuda" else device_type,
         "dtype": args.dtype, "torch": torch.__version__,
         "transformers": importlib.metadata.version("transformers"),
-        "kernels_version_shim": shim_version,
+        "kernels": importlib.metadata.version("kernels"),
+        "kernels_enabled_by_transformers": is_kernels_available(),
         "norms": len(norms), "kernelized": kernelized,
         "max_abs_logit": reference.float().abs().max().item(),
         "max_abs_diff": max_abs_diff, "dtype_noise_vs_fp32": dtype_noise, "tolerance": tolerance,
     }
     print("RESULT " + json.dumps(result))
-    ok = norms and kernelized == len(norms) and max_abs_diff <= tolerance
+    ok = is_kernels_available() and norms and kernelized == len(norms) and max_abs_diff <= tolerance
     return 0 if ok else 1
 
 

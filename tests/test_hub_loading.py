@@ -331,8 +331,10 @@ def test_user_agent_telemetry(published_relu, hub_server, hub_env) -> None:
     assert agents
     import torch
 
+    import kernels
+
     for agent in agents:
-        for part in ("app/tests", "kernels/0.17.0", f"torch/{torch.__version__}", "backend/cpu",
+        for part in ("app/tests", f"kernels/{kernels.__version__}", f"torch/{torch.__version__}", "backend/cpu",
                      f"platform/{_machine()}-linux", f"python/{sys.version_info[0]}.{sys.version_info[1]}"):
             assert part in agent, agent
 

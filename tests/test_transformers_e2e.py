@@ -1,10 +1,7 @@
 """transformers (from the registry, unmodified) kernelizing a Llama model with the locally built LlamaRMSNorm.
 
 The check itself is tests/llama_rmsnorm_check.py (bench/run_h100.sh runs it on
-CUDA). Skipped when transformers is not installed. transformers enables its
-kernels integration only for the kernels versions it was written for; when
-ours is outside that window the check uses a metadata-only version shim (the
-code is still ours) — see python/tests/test_layer_transformers.py.
+CUDA). Skipped when transformers is not installed.
 """
 
 from __future__ import annotations
@@ -26,14 +23,14 @@ CHECK = Path(__file__).with_name("llama_rmsnorm_check.py")
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
-def test_llama_logits_with_the_built_rmsnorm(rmsnorm_build: BuiltKernel, tmp_path: Path, dtype: str) -> None:
+def test_llama_logits_with_the_built_rmsnorm(rmsnorm_build: BuiltKernel, dtype: str) -> None:
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_VERBOSITY="error")
     env.pop("LOCAL_KERNELS", None)
-    proc = subprocess.run([sys.executable, str(CHECK), str(rmsnorm_build.kernel_dir), "--dtype", dtype,
-                           "--version-shim", str(tmp_path / "shim")],
+    proc = subprocess.run([sys.executable, str(CHECK), str(rmsnorm_build.kernel_dir), "--dtype", dtype],
                           env=env, capture_output=True, text=True, timeout=600)
     [line] = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")] or [proc.stdout + proc.stderr]
     result = json.loads(line[len("RESULT "):])
+    assert result["kernels_enabled_by_transformers"]
     assert result["norms"] == 5 and result["kernelized"] == 5  # 2 layers x 2 norms + the final norm
     assert result["max_abs_diff"] <= result["tolerance"], result
     assert proc.returncode == 0, proc.stdout + proc.stderr

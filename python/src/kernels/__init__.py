@@ -42,7 +42,7 @@ from .selection import Decision, VariantAccepted, VariantRejected
 try:
     __version__ = _importlib_metadata.version("kernels")
 except _importlib_metadata.PackageNotFoundError:  # Running from a source checkout.
-    __version__ = "0.17.0"
+    __version__ = "0.17.2"
 
 __all__ = [
     "CUDAProperties",

@@ -6,7 +6,9 @@ that ``import kernels`` stays fast):
 
 1. ``version=N`` means the branch ``vN``; a ``revision`` is a branch, tag or
    commit sha. The repository is looked up as a ``kernel`` repository first
-   and as a ``model`` repository (legacy kernels) second.
+   and as a ``model`` repository (legacy kernels) second. A branch or tag is
+   resolved once (``HfApi.resolve_revision``, which records it in the cache;
+   if the Hub cannot be reached, a recorded commit is used).
 2. The files under ``build/`` at that commit are listed and every variant is
    judged against this environment (:func:`get_kernel_variants`).
 3. Only the most preferred compatible variant, ``build/<variant>/*``, is
@@ -84,8 +86,10 @@ class _Target:
 
     repo_id: str
     repo_type: str
-    revision: str  # as requested
-    sha: Optional[str]  # None only offline before the snapshot is located
+    #: As requested; online, a branch or tag is a ``ResolvedRevision`` (a ``str`` that also holds the sha).
+    revision: str
+    #: None offline before the snapshot is located, and when the listing was asked for without resolving.
+    sha: Optional[str]
     build_files: tuple[str, ...]  # paths under build/, relative to the repository root
 
     @property
@@ -224,10 +228,22 @@ def _available_versions(api: "HfApi", repo_id: str, repo_type: str) -> list[int]
     return sorted(int(b.name[1:]) for b in refs.branches if re.fullmatch(r"v\d+", b.name))
 
 
-def _locate(api: "HfApi", repo_id: str, revision: str, offline: bool) -> _Target:
-    """Find the repository type, commit and ``build/`` file list of ``repo_id@revision``."""
+def _locate(api: "HfApi", repo_id: str, revision: str, offline: bool, resolve: bool = True) -> _Target:
+    """Find the repository type, commit and ``build/`` file list of ``repo_id@revision``.
+
+    A branch or tag is resolved with ``HfApi.resolve_revision``, which also
+    records it in the cache (``refs/``) for offline use; the returned
+    ``ResolvedRevision`` lets :func:`_download` skip resolving it again.
+    ``resolve=False`` lists the branch or tag as it is, without its sha (one
+    request instead of two, for callers that only judge the variants).
+    """
     from huggingface_hub import RepoFile
-    from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+        RevisionResolutionError,
+    )
 
     is_sha = bool(_SHA.fullmatch(revision))
     if is_sha or offline:
@@ -242,13 +258,17 @@ def _locate(api: "HfApi", repo_id: str, revision: str, offline: bool) -> _Target
                 "and HF_HUB_OFFLINE is set: load it once online first"
             )
     for repo_type in REPO_TYPES:
+        requested = revision
         try:
-            sha = revision if is_sha else api.repo_info(repo_id, repo_type=repo_type, revision=revision).sha
-            assert sha is not None
-            files = _cached_build_files(repo_id, repo_type, sha)
+            sha: Optional[str] = revision if is_sha else None
+            if sha is None and resolve:
+                requested = api.resolve_revision(repo_id, repo_type=repo_type, revision=revision,
+                                                 cache_dir=cache_dir())
+                sha = requested.resolved
+            files = _cached_build_files(repo_id, repo_type, sha) if sha is not None else None
             if files is None:
                 try:
-                    entries = api.list_repo_tree(repo_id, path_in_repo="build", revision=sha,
+                    entries = api.list_repo_tree(repo_id, path_in_repo="build", revision=sha or revision,
                                                  repo_type=repo_type, recursive=True)
                     files = tuple(sorted(e.path for e in entries if isinstance(e, RepoFile)))
                 except EntryNotFoundError:
@@ -257,9 +277,12 @@ def _locate(api: "HfApi", repo_id: str, revision: str, offline: bool) -> _Target
             continue
         except RevisionNotFoundError:
             raise KernelRevisionNotFoundError(_revision_not_found(api, repo_id, repo_type, revision)) from None
+        except RevisionResolutionError as e:  # The Hub could not be reached and nothing is cached.
+            cause = e.__cause__ if isinstance(e.__cause__, _network_errors()) else e
+            raise _request_failed(f"looking up {repo_id}@{revision}", api.endpoint, cause) from None
         except _network_errors() as e:
             raise _request_failed(f"looking up {repo_id}@{revision}", api.endpoint, e) from None
-        return _Target(repo_id, repo_type, revision, sha, files)
+        return _Target(repo_id, repo_type, requested, sha, files)
     raise KernelNotFoundError(
         f"kernel repository {repo_id!r} not found on {api.endpoint} "
         "(it does not exist, or it is private and you are not logged in)"
@@ -406,7 +429,8 @@ def _download(api: "HfApi", target: _Target, variant: str, offline: bool) -> tup
         snapshot = api.snapshot_download(
             target.repo_id,
             repo_type=target.repo_type,
-            # A branch or tag name (not its sha) so that the cache records it for offline use.
+            # Online, a ResolvedRevision: pinned to the sha already listed, and not resolved again
+            # (_locate recorded the branch or tag in the cache for offline use).
             revision=target.revision,
             allow_patterns=[f"build/{variant}/*"],
             cache_dir=cache_dir(),
@@ -532,7 +556,8 @@ def get_kernel_variants(
     _check_repo_id(repo_id)
     rev = _require_revision(repo_id, revision, version)
     current_environment(backend)
-    target = _locate(_api(user_agent, backend), repo_id, rev, _offline())
+    # Only the file list matters here, so a branch or tag is listed without resolving its sha first.
+    target = _locate(_api(user_agent, backend), repo_id, rev, _offline(), resolve=False)
     return _decide(target, backend)
 
 
