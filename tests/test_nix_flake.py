@@ -291,11 +291,17 @@ def test_torch_wheels_are_pinned_fixed_output_derivations(flakes: dict[str, Path
     assert wheel["url"] == pinned["url"]
     assert wheel["name"] == "torch-2.11.0+cu126-cp313-cp313-manylinux_2_28_x86_64.whl"
 
-    missing = nix_eval(flakes, nix_env, kernel, "packages.x86_64-linux.torch212-cxx11-cu130-x86_64-linux.torchWheel.outputHash",
+    rc = load_lib_json("torch-wheels")["wheels"]["2.12.0"]["x86_64-linux"]["cu130"]
+    wheel = nix_eval(flakes, nix_env, kernel, "packages.x86_64-linux.torch212-cxx11-cu130-x86_64-linux.torchWheel",
+                     "w: { inherit (w) outputHash name url; }")
+    assert (wheel["outputHash"], wheel["url"]) == (rc["hash"], rc["url"])
+    assert wheel["name"] == "torch-2.12.0+cu130-cp313-cp313-manylinux_2_28_x86_64.whl"
+
+    missing = nix_eval(flakes, nix_env, kernel, "packages.x86_64-linux.torch213-cxx11-cu130-x86_64-linux.torchWheel.outputHash",
                        check=False)
     assert missing.returncode != 0
-    assert "no Torch wheel is pinned for torch212-cxx11-cu130-x86_64-linux" in missing.stderr
-    assert "nix store prefetch-file https://download.pytorch.org/whl/cu130/torch-2.12.0%2Bcu130-cp313-cp313-manylinux_2_28_x86_64.whl" in missing.stderr
+    assert "no Torch wheel is pinned for torch213-cxx11-cu130-x86_64-linux" in missing.stderr
+    assert "nix store prefetch-file https://download.pytorch.org/whl/cu130/torch-2.13.0%2Bcu130-cp313-cp313-manylinux_2_28_x86_64.whl" in missing.stderr
 
 
 def test_manylinux_toolchain_evaluates_and_refuses_unpinned_downloads(flakes: dict[str, Path],
