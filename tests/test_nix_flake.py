@@ -305,7 +305,7 @@ def test_torch_wheels_are_pinned_fixed_output_derivations(flakes: dict[str, Path
 
 
 def test_manylinux_toolchain_evaluates_and_refuses_unpinned_downloads(flakes: dict[str, Path],
-                                                                      nix_env: dict[str, str]) -> None:
+                                                                      nix_env: dict[str, str], tmp_path: Path) -> None:
     builder = flakes["builder"]
     described = nix_eval(flakes, nix_env, builder, "lib", nested=False,
                          apply='l: let m = l.manylinux "x86_64-linux"; in { inherit (m) glibcVersion gccToolset rpmNames rpmUrls; }')
@@ -313,9 +313,31 @@ def test_manylinux_toolchain_evaluates_and_refuses_unpinned_downloads(flakes: di
     assert "gcc-toolset-14-gcc-c++" in described["rpmNames"]
     assert all(u.startswith("https://repo.almalinux.org/almalinux/8/") and u.endswith(".x86_64.rpm")
                for u in described["rpmUrls"])
-    fetch = nix_eval(flakes, nix_env, builder, "lib", nested=False, check=False,
+    # Every RPM is pinned: the first one is a fixed-output download with its recorded hash.
+    from kernels._data import load_lib_json
+
+    recorded = load_lib_json("manylinux-2.28")["rpms"]["x86_64"][0]
+    fetch = nix_eval(flakes, nix_env, builder, "lib", nested=False,
+                     apply='l: let f = builtins.head (l.manylinux "x86_64-linux").rpmSources; '
+                           'in { inherit (f) outputHash outputHashAlgo; drv = f.drvPath; }')
+    assert fetch["drv"].endswith(".drv")
+    assert recorded["sha256"] in fetch["outputHash"] or fetch["outputHash"] == _sri_sha256(recorded["sha256"])
+
+    # An RPM without a hash is an evaluation error that names it, never an unverified download.
+    unpinned = _copy_builder_flake(tmp_path / "unpinned")
+    data_file = unpinned / "lib" / "manylinux-2.28.json"
+    data = json.loads(data_file.read_text())
+    del data["rpms"]["x86_64"][0]["sha256"]
+    data_file.write_text(json.dumps(data))
+    fetch = nix_eval(flakes, nix_env, unpinned, "lib", nested=False, check=False,
                      apply='l: (builtins.head (l.manylinux "x86_64-linux").rpmSources).drvPath')
     assert fetch.returncode != 0 and "no sha256 is recorded for gcc-toolset-14-runtime" in fetch.stderr
+
+
+def _sri_sha256(hex_digest: str) -> str:
+    import base64
+
+    return "sha256-" + base64.b64encode(bytes.fromhex(hex_digest)).decode()
 
 
 def test_required_variants_from_nix_match_build_variants_json(flakes: dict[str, Path], nix_env: dict[str, str]) -> None:
