@@ -25,7 +25,7 @@ let
   util = import ./util.nix;
   matrix = import ./matrix.nix;
   torch = import ./torch.nix { inherit pkgs; };
-  toolkits = import ./toolkits.nix { inherit pkgs; };
+  toolkits = import ./toolkits.nix { inherit pkgs system; };
   overrides = pkgs.kernelBuilderOverrides or { };
   inherit (util) optional optionals optionalString unique;
 
@@ -201,6 +201,8 @@ let
           buildConfig = cfg;
           torch = torch.torchFor cfg;
           torchWheel = torch.wheelFor cfg;
+          # The toolkit's package set (CUDA, ROCm, XPU; empty for CPU and Metal).
+          toolkitPackages = toolchain.packages;
           inherit python stdenv;
         };
       }

@@ -46,6 +46,15 @@ in
       inherit system;
     };
 
+  # The pinned ROCm and XPU vendor package sets of a system (see
+  # lib/vendor-packages.nix): { rocm."7.2" = { hipblas = ...; ... }; xpu = ...; }.
+  vendorPackages =
+    system:
+    import ./vendor-packages.nix {
+      pkgs = pkgsFor system;
+      inherit system;
+    };
+
   # Torch helpers of a system (wheel pins, expected URLs).
   torch = system: import ./torch.nix { pkgs = pkgsFor system; };
 

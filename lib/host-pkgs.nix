@@ -225,6 +225,20 @@ let
       ];
     };
 
+  # An empty package: something the host already has in place.
+  hostProvided =
+    name:
+    derivation {
+      name = "host-${name}";
+      inherit system;
+      builder = shell;
+      PATH = host.path;
+      args = [
+        "-ec"
+        "mkdir -p $out; exit 0"
+      ];
+    };
+
   majorMinor =
     v:
     let
@@ -245,6 +259,21 @@ in
   cmake = tool "cmake" host.cmake;
   ninja = tool "ninja" host.ninja;
   python3Packages = pythonPackages;
+
+  # For the ROCm and XPU vendor packages (lib/vendor-packages.nix): RPMs are
+  # unpacked with the host's rpm2cpio and cpio. ELF files are not patched (the
+  # builder runs no setup hooks, and the host's loader finds the host's
+  # libraries), so autoPatchelfHook and the system libraries are empty.
+  rpmextract = writeShellScriptBin "rpmextract" ''rpm2cpio "$1" | cpio -idm --quiet'';
+  autoPatchelfHook = hostProvided "autoPatchelfHook";
+  zlib = hostProvided "zlib";
+  zstd = hostProvided "zstd";
+  ncurses = hostProvided "ncurses";
+  libxml2 = hostProvided "libxml2";
+  elfutils = hostProvided "elfutils";
+  libdrm = hostProvided "libdrm";
+  numactl = hostProvided "numactl";
+  libffi = hostProvided "libffi";
 
   # How lib/ learns that this package set brings its own compiler and Torch.
   kernelBuilderOverrides = {

@@ -2,19 +2,26 @@
 # besides the compiler, and the CMake flags that point at them.
 #
 # CUDA comes from nixpkgs (`cudaPackages_<major>_<minor>`). ROCm and XPU are
-# repackaged vendor package sets (AMD's and Intel's RPM repositories) that the
-# package set must provide as `rocmPackages_<major>_<minor>` and
-# `xpuPackages_<year>_<minor>` (for instance through an overlay on nixpkgs);
-# they are not part of nixpkgs itself. Missing ones are evaluation errors that
-# name the attribute, raised only when such a variant is actually built.
-{ pkgs }:
+# repackaged vendor package sets (AMD's and Intel's RPMs, lib/vendor-packages.nix)
+# pinned in lib/rocm-packages.json and lib/xpu-packages.json. A package set
+# that provides `rocmPackages_<major>_<minor>` or `xpuPackages_<year>_<minor>`
+# itself (for instance through an overlay on nixpkgs) is used instead. Missing
+# sets and toolkits without pinned packages are evaluation errors that say
+# what is missing, raised only when such a variant is actually built.
+{ pkgs, system }:
 let
   util = import ./util.nix;
+  vendor = import ./vendor-packages.nix { inherit pkgs system; };
 
   packageSet =
     attr: what:
     pkgs.${attr}
       or (throw "kernel-builder: the package set (the flake's nixpkgs input) has no '${attr}', needed for ${what}");
+
+  # The package set's own toolkit set wins over the pinned vendor packages.
+  vendorSet =
+    attr: pinned: cfg:
+    if pkgs ? ${attr} then pkgs.${attr} else pinned cfg.toolkit cfg.variant;
 
   cudaComponents = [
     "cuda_cudart"
@@ -30,7 +37,8 @@ let
   ];
 in
 {
-  # { nativeBuildInputs, buildInputs, cmakeFlags, env } for a configuration.
+  # { nativeBuildInputs, buildInputs, cmakeFlags, env, packages } for a
+  # configuration; `packages` is the toolkit's package set.
   toolchainFor =
     cfg:
     if cfg.backend == "cuda" then
@@ -42,26 +50,32 @@ in
         buildInputs = map (name: cp.${name}) cudaComponents;
         cmakeFlags = [ "-DCUDAToolkit_ROOT=${cp.cuda_nvcc}" ];
         env = { };
+        packages = cp;
       }
     else if cfg.backend == "rocm" then
       let
-        rp = packageSet "rocmPackages_${util.underscoreDots cfg.toolkit}" "ROCm ${cfg.toolkit} (${cfg.variant})";
+        rp = vendorSet "rocmPackages_${util.underscoreDots cfg.toolkit}" vendor.rocmFor cfg;
       in
       {
         nativeBuildInputs = [ rp.clr rp.hipcc ];
         buildInputs = [ rp.rocm-core rp.hipblas rp.hipsparse rp.rocrand rp.hiprand rp.rocthrust rp.hipcub ];
         cmakeFlags = [ "-DROCM_PATH=${rp.clr}" ];
-        env = { };
+        # Torch's CMake files (LoadHIP.cmake) read the ROCm root from the environment.
+        env = {
+          ROCM_PATH = "${rp.clr}";
+        };
+        packages = rp;
       }
     else if cfg.backend == "xpu" then
       let
-        xp = packageSet "xpuPackages_${util.underscoreDots cfg.toolkit}" "XPU (oneAPI ${cfg.toolkit}, ${cfg.variant})";
+        xp = vendorSet "xpuPackages_${util.underscoreDots cfg.toolkit}" vendor.xpuFor cfg;
       in
       {
         nativeBuildInputs = [ xp.oneapi-dpcpp-cpp ];
         buildInputs = [ xp.oneapi-mkl ];
         cmakeFlags = [ ];
         env = { };
+        packages = xp;
       }
     else
       # cpu, metal (Metal builds use the Xcode toolchain of the macOS stdenv).
@@ -70,5 +84,6 @@ in
         buildInputs = [ ];
         cmakeFlags = [ ];
         env = { };
+        packages = { };
       };
 }

@@ -16,7 +16,10 @@ What is checked:
   Torch, toolkit, CUDA capabilities and CMake flags;
 * pinned Torch wheels are fixed-output derivations with the pinned hash, and
   unpinned ones are evaluation errors; the manylinux_2_28 toolchain evaluates
-  and refuses to fetch what has no hash;
+  and refuses to fetch what has no hash; the ROCm and XPU vendor packages of
+  a variant are fixed-output RPM downloads with the hashes of
+  lib/{rocm,xpu}-packages.json, a toolkit without pins (ROCm 7.1) is an
+  evaluation error that says so, and a package set's own toolkit set wins;
 * a real ``nix build`` of examples/relu's CPU variant, driven by
   ``kernel-builder build``, gives the same build/<variant>/ as the local
   build, which ``get_local_kernel`` then runs.
@@ -338,6 +341,132 @@ def _sri_sha256(hex_digest: str) -> str:
     import base64
 
     return "sha256-" + base64.b64encode(bytes.fromhex(hex_digest)).decode()
+
+
+def _gpu_copy_of_relu(tmp_path: Path) -> Path:
+    """examples/relu with ROCm and XPU backends (its CUDA source as the ROCm kernel)."""
+    kernel = copy_example("relu", tmp_path)
+    toml = (kernel / "build.toml").read_text()
+    toml = toml.replace('  "cuda",\n]', '  "cuda",\n  "rocm",\n  "xpu",\n]')
+    toml += '\n[kernel.relu_rocm]\nbackend = "rocm"\ndepends = ["torch"]\nsrc = ["relu_cuda/relu.cu"]\n'
+    (kernel / "build.toml").write_text(toml)
+    return kernel
+
+
+# The toolkit packages of a variant: per package, its fixed-output RPM downloads.
+TOOLKIT_RPMS = (
+    "d: { drv = d.drvPath; rocmPath = d.ROCM_PATH or null; packages = builtins.mapAttrs (name: p: "
+    "{ drv = p.drvPath; rpms = map (f: { inherit (f) url outputHash outputHashAlgo outputHashMode; drv = f.drvPath; }) "
+    "(p.rpms or [ ]); members = p.members or null; }) d.toolkitPackages; }"
+)
+
+
+def _pinned_rpms(data: dict[str, Any], toolkit: str, names: list[str]) -> dict[str, str]:
+    """url -> sha256 of the given packages and everything they depend on."""
+    entry = data["toolkits"][toolkit]
+    packages, pending, seen = entry["packages"], list(names), set()
+    while pending:
+        name = pending.pop()
+        if name in seen or name in entry["omitted"]:
+            continue
+        seen.add(name)
+        pending.extend(packages[name]["deps"])
+    return {rpm["url"]: rpm["sha256"] for name in seen for rpm in packages[name]["rpms"]}
+
+
+@pytest.mark.parametrize("backend, toolkit, tag", [("rocm", "7.2", "rocm72"), ("xpu", "2025.3", "xpu20253")])
+def test_vendor_toolkits_are_pinned_fixed_output_downloads(backend: str, toolkit: str, tag: str,
+                                                           flakes: dict[str, Path], nix_env: dict[str, str],
+                                                           tmp_path: Path) -> None:
+    from kernels._data import load_lib_json
+
+    data = load_lib_json(f"{backend}-packages")
+    entry = data["toolkits"][toolkit]
+    kernel = _gpu_copy_of_relu(tmp_path)
+    variant = f"torch212-cxx11-{tag}-x86_64-linux"
+    assert variant in nix_eval(flakes, nix_env, kernel, "variants.x86_64-linux")
+    described = nix_eval(flakes, nix_env, kernel, f"packages.x86_64-linux.{variant}", TOOLKIT_RPMS)
+
+    # The whole variant evaluates to a derivation (toolkit, Torch, compiler).
+    assert described["drv"].endswith(".drv")
+    packages = described["packages"]
+    assert set(packages) == set(entry["packages"]) | set(entry["attributes"])
+    for name, package in entry["packages"].items():
+        got = packages[name]
+        assert got["drv"].endswith(".drv"), name
+        assert [r["url"] for r in got["rpms"]] == [r["url"] for r in package["rpms"]], name
+        for rpm, pinned in zip(got["rpms"], package["rpms"]):
+            # A fixed-output derivation of the file itself, with the recorded hash.
+            assert rpm["drv"].endswith(".drv")
+            assert rpm["outputHashMode"] == "flat"
+            assert pinned["sha256"] in rpm["outputHash"] or rpm["outputHash"] == _sri_sha256(pinned["sha256"]), rpm
+    # Merged trees: the listed packages and their dependencies, all pinned.
+    for name, members in entry["attributes"].items():
+        got = packages[name]
+        assert got["drv"].endswith(".drv")
+        expected = _pinned_rpms(data, toolkit, members)
+        assert set(members) <= set(got["members"])
+        assert {r["url"]: r["outputHash"] for r in got["rpms"]}.keys() == expected.keys()
+        for rpm in got["rpms"]:
+            assert expected[rpm["url"]] in rpm["outputHash"] or rpm["outputHash"] == _sri_sha256(expected[rpm["url"]])
+    if backend == "rocm":
+        clr = nix_eval(flakes, nix_env, kernel, f"packages.x86_64-linux.{variant}.toolkitCmakeFlags")
+        assert clr == [f"-DROCM_PATH={described['rocmPath']}"]
+        assert described["rocmPath"].endswith(f"-clr-{entry['release']}")
+        assert {"hip-devel", "hipcc", "rocm-llvm", "rocm-device-libs", "hsa-rocr"} <= set(packages["clr"]["members"])
+
+
+def test_unpinned_vendor_toolkits_are_evaluation_errors(flakes: dict[str, Path], nix_env: dict[str, str],
+                                                        tmp_path: Path) -> None:
+    kernel = _gpu_copy_of_relu(tmp_path)
+    variant = "torch212-cxx11-rocm71-x86_64-linux"
+    # The variant exists; only building it needs the (missing) ROCm 7.1 packages.
+    assert variant in nix_eval(flakes, nix_env, kernel, "variants.x86_64-linux")
+    for attr in (f"{variant}.drvPath", f"{variant}.toolkitPackages.hipblas.drvPath"):
+        result = nix_eval(flakes, nix_env, kernel, f"packages.x86_64-linux.{attr}", check=False)
+        assert result.returncode != 0, attr
+        assert f"{variant} needs ROCm 7.1, but no packages are pinned for it" in result.stderr
+        assert "lib/rocm-packages.json: no RPM hashes are recorded for ROCm 7.1" in result.stderr
+        assert "pinned ROCm toolkits: 7.2" in result.stderr
+        assert "'rocmPackages_7_1'" in result.stderr
+
+
+def test_package_set_toolkits_win_over_the_pinned_ones(flakes: dict[str, Path], nix_env: dict[str, str],
+                                                       tmp_path: Path) -> None:
+    """An overlay's rocmPackages_7_1 / xpuPackages_2025_3 is used as it is."""
+    host = tmp_path / "host-with-toolkits"
+    shutil.copytree(flakes["host"], host)
+    stub = (
+        '{ name }: derivation { inherit name system; builder = "/bin/sh"; args = [ "-c" "exit 0" ]; }'
+    )
+    rocm = " ".join(f'{n} = mk {{ name = "overlay-{n}"; }};' for n in
+                    ("clr", "hipcc", "rocm-core", "hipblas", "hipsparse", "rocrand", "hiprand", "rocthrust", "hipcub"))
+    (host / "default.nix").write_text(f"""\
+{{ system, config ? {{ }}, overlays ? [ ] }}:
+let
+  base = import ./host-pkgs.nix {{
+    inherit system config overlays;
+    host = builtins.fromJSON (builtins.readFile ./host.json);
+  }};
+  mk = {stub};
+in
+base // {{
+  rocmPackages_7_1 = {{ {rocm} }};
+  xpuPackages_2025_3 = {{ oneapi-dpcpp-cpp = mk {{ name = "overlay-dpcpp"; }}; oneapi-mkl = mk {{ name = "overlay-mkl"; }}; }};
+}}
+""")
+    kernel = _gpu_copy_of_relu(tmp_path)
+    command = [NIX, "eval", "--json", "--offline", "--no-write-lock-file",
+               "--override-input", "kernel-builder", f"path:{flakes['builder']}",
+               "--override-input", "kernel-builder/nixpkgs", f"path:{host}"]
+    names = "d: builtins.mapAttrs (_: p: p.name) d.toolkitPackages"
+    for variant, expected in (("torch212-cxx11-rocm71-x86_64-linux", "overlay-clr"),
+                              ("torch212-cxx11-xpu20253-x86_64-linux", "overlay-dpcpp")):
+        result = subprocess.run([*command, f"path:{kernel}#packages.x86_64-linux.{variant}", "--apply", names],
+                                env=nix_env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        got = json.loads(result.stdout)
+        assert expected in got.values() and all(v.startswith("overlay-") for v in got.values()), got
 
 
 def test_required_variants_from_nix_match_build_variants_json(flakes: dict[str, Path], nix_env: dict[str, str]) -> None:

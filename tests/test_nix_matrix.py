@@ -110,6 +110,76 @@ def test_manylinux_data() -> None:
             assert "sha256" not in rpm or re.fullmatch(r"[0-9a-f]{64}", rpm["sha256"])
 
 
+# What lib/toolkits.nix takes from a toolkit's package set, per backend.
+TOOLKIT_ATTRIBUTES = {
+    "rocm": {"clr", "hipcc", "rocm-core", "hipblas", "hipsparse", "rocrand", "hiprand", "rocthrust", "hipcub"},
+    "xpu": {"oneapi-dpcpp-cpp", "oneapi-mkl"},
+}
+# Package-set attributes the vendor packages may ask for (see docs/nix.md).
+SYSTEM_LIBRARIES = {"elfutils", "libdrm", "libffi", "libxml2", "ncurses", "numactl", "python3", "zlib", "zstd"}
+VENDOR_URLS = {"rocm": "https://repo.radeon.com/rocm/rhel8/", "xpu": "https://yum.repos.intel.com/oneapi/"}
+
+
+@pytest.mark.parametrize("backend", ["rocm", "xpu"])
+def test_vendor_package_data(backend: str) -> None:
+    data = load_lib_json(f"{backend}-packages")
+    assert "_source" in data, "say where the pinned hashes come from"
+    pinned, unpinned = data["toolkits"], data["unpinned"]
+    # Every toolkit of the matrix is pinned or explicitly not (an evaluation error then).
+    matrix_toolkits = {b.toolkit for b in matrix.builds(backend=backend)}
+    assert matrix_toolkits == set(pinned) | set(unpinned)
+    assert not set(pinned) & set(unpinned)
+    assert all(isinstance(reason, str) and reason for reason in unpinned.values())
+    for version, toolkit in pinned.items():
+        assert {b.system for b in matrix.builds(backend=backend) if b.toolkit == version} == {toolkit["system"]}
+        assert toolkit["release"].startswith(version + ".")
+        packages, omitted = toolkit["packages"], toolkit["omitted"]
+        assert packages and not set(packages) & set(omitted)
+        assert all(isinstance(reason, str) and reason for reason in omitted.values())
+        assert set(toolkit["libraries"]) <= SYSTEM_LIBRARIES
+        urls = set()
+        for name, package in packages.items():
+            assert set(package) <= {"version", "deps", "needs", "libraries", "ignoreMissing", "rpms"}, name
+            # Every requirement is pinned too, or deliberately left out.
+            for dep in package["deps"]:
+                assert dep in packages or dep in omitted, f"{version} {name}: dependency {dep} is not listed"
+            for need in package.get("needs", []):
+                assert need in packages and need != name, f"{version} {name}: needs {need}, which is not listed"
+            assert set(package.get("libraries", [])) <= SYSTEM_LIBRARIES, name
+            assert package["rpms"], name
+            for rpm in package["rpms"]:
+                assert set(rpm) == {"url", "sha256"}
+                assert re.fullmatch(r"[0-9a-f]{64}", rpm["sha256"]), rpm
+                assert rpm["url"].startswith(VENDOR_URLS[backend]) and rpm["url"].endswith(".rpm"), rpm
+                assert package["version"] in rpm["url"] and rpm["url"] not in urls, rpm
+                if backend == "rocm":
+                    assert f"/{toolkit['release']}/" in rpm["url"] and "-rpath" not in rpm["url"], rpm
+                urls.add(rpm["url"])
+        # The names lib/toolkits.nix uses: packages or merged trees of packages.
+        attributes = toolkit["attributes"]
+        assert not set(attributes) & set(packages)
+        assert TOOLKIT_ATTRIBUTES[backend] <= set(packages) | set(attributes)
+        for name, members in attributes.items():
+            assert members and set(members) <= set(packages), name
+
+        # The link inputs form no cycle (derivations cannot depend on each other).
+        edges = {name: set(p.get("needs", [])) | (set(p["deps"]) - set(omitted) if backend == "rocm" else set())
+                 for name, p in packages.items()}
+        state: dict[str, str] = {}
+
+        def visit(name: str, path: tuple[str, ...]) -> None:
+            assert state.get(name) != "open", f"{version}: dependency cycle {' -> '.join(path + (name,))}"
+            if state.get(name) == "done":
+                return
+            state[name] = "open"
+            for nxt in sorted(edges[name]):
+                visit(nxt, path + (name,))
+            state[name] = "done"
+
+        for name in sorted(packages):
+            visit(name, ())
+
+
 @pytest.mark.parametrize("system", ["x86_64-linux", "aarch64-linux", "aarch64-darwin"])
 def test_bundle_is_a_subset_of_all_variants(system: str) -> None:
     backends = ["cpu", "cuda", "metal", "rocm", "xpu"]
