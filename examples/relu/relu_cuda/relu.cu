@@ -69,11 +69,13 @@ void launch_relu(scalar_t *out, scalar_t const *input, int64_t numel,
   int64_t const num_vecs = numel / N;
   int64_t const work = std::max<int64_t>(num_vecs, 1);
 
-  // Enough blocks to saturate the device; the grid-stride loop covers the rest.
-  int const sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
-  int64_t const max_blocks = static_cast<int64_t>(sms) * 32;
+  // One vector per thread: a grid over the whole tensor keeps the memory
+  // pipeline fuller than a capped grid whose threads loop (measured on an
+  // H100 for the activation kernels of examples/activation). The grid-stride
+  // loop only matters past the hardware's limit on gridDim.x.
+  constexpr int64_t kMaxBlocks = 2147483647;
   int64_t const blocks = std::min<int64_t>(
-      (work + kThreadsPerBlock - 1) / kThreadsPerBlock, max_blocks);
+      (work + kThreadsPerBlock - 1) / kThreadsPerBlock, kMaxBlocks);
 
   relu_kernel<scalar_t, N>
       <<<static_cast<unsigned int>(blocks), kThreadsPerBlock, 0, stream>>>(
