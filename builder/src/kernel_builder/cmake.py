@@ -200,9 +200,15 @@ endif()
 set(OPS_NAME "_${{KERNEL_NAME}}_${{KERNEL_BACKEND}}_${{KERNEL_UNIQUE_ID}}")
 message(STATUS "kernel-builder: building ${{OPS_NAME}} for backend ${{KERNEL_BACKEND}}")
 
-execute_process(
-  COMMAND "${{Python_EXECUTABLE}}" -c "import sys, torch.utils; sys.stdout.write(torch.utils.cmake_prefix_path)"
-  OUTPUT_VARIABLE _kb_torch_prefix COMMAND_ERROR_IS_FATAL ANY)
+# Torch's CMake package: kernel-builder passes its location (it has imported
+# Torch already); otherwise ask the Python that builds (importing Torch takes a second).
+if(KB_TORCH_CMAKE_PREFIX)
+  set(_kb_torch_prefix "${{KB_TORCH_CMAKE_PREFIX}}")
+else()
+  execute_process(
+    COMMAND "${{Python_EXECUTABLE}}" -c "import sys, torch.utils; sys.stdout.write(torch.utils.cmake_prefix_path)"
+    OUTPUT_VARIABLE _kb_torch_prefix COMMAND_ERROR_IS_FATAL ANY)
+endif()
 list(APPEND CMAKE_PREFIX_PATH "${{_kb_torch_prefix}}")
 
 if(KERNEL_BACKEND STREQUAL "cuda")

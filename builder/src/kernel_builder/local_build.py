@@ -194,9 +194,13 @@ def _build_extension(config: BuildConfig, backend: str, variant: str, uid: str, 
     shutil.rmtree(wheel_dir, ignore_errors=True)
     wheel_dir.mkdir(parents=True)
 
+    import torch.utils  # imported already to name the variant
+
     settings = {
         "build-dir": str(cmake_build),
         "cmake.define.KERNEL_BACKEND": backend,
+        # Spares CMake a Torch import (about a second) on every configure.
+        "cmake.define.KB_TORCH_CMAKE_PREFIX": torch.utils.cmake_prefix_path,
         "cmake.build-type": "Release",
         "build.verbose": "true" if options.print_build_logs else "false",
         "logging.level": "INFO" if options.print_build_logs else "WARNING",
