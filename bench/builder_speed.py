@@ -41,7 +41,8 @@ time-stamping ``pip -v`` output.
 
 The report is Markdown. When ``--output`` exists, only the text between the
 ``<!-- BEGIN GENERATED -->`` and ``<!-- END GENERATED -->`` markers is
-replaced. ``--json`` also writes the raw samples.
+replaced. ``--json`` also writes the raw samples; ``--from-json`` renders
+them again without measuring.
 """
 
 from __future__ import annotations
@@ -447,14 +448,18 @@ def time_table(by: dict[tuple[str, str], list[Run]], metric: str, title: str) ->
     return out
 
 
-def slower_rows(by: dict[tuple[str, str], list[Run]], metric: str) -> str:
-    rows = []
-    for state in STATES:
-        ours = median([getattr(r, metric) for r in by["kernel-builder", state]])
-        names = [c for c in CONFIGS[1:] if ours > median([getattr(r, metric) for r in by[c, state]])]
-        if names:
-            rows.append(f"{state} (vs {', '.join(names)})")
-    return "; ".join(rows) or "none"
+#: Ratios this close to 1 are reported as ties: the spread between runs on a shared machine.
+TIE_BAND = 0.05
+
+
+def verdict(by: dict[tuple[str, str], list[Run]], state: str, config: str, metric: str) -> str:
+    ours = median([getattr(r, metric) for r in by["kernel-builder", state]])
+    ratio = ours / median([getattr(r, metric) for r in by[config, state]])
+    if ratio < 1 - TIE_BAND:
+        return "faster"
+    if ratio > 1 + TIE_BAND:
+        return "**slower**"
+    return "tie"
 
 
 def render(runs: list[Run], profile: list[Run], machine: list[tuple[str, str]], meta: dict) -> str:
@@ -530,9 +535,14 @@ def render(runs: list[Run], profile: list[Run], machine: list[tuple[str, str]], 
         out.append(f"| {name} | " + " | ".join(cells) + " |")
     out += [
         "",
-        f"Rows where kernel-builder's median is above a pip baseline's: wall time: {slower_rows(by, 'seconds')}; "
-        f"CPU time: {slower_rows(by, 'cpu_seconds')}.",
+        f"### Verdict: kernel-builder against each baseline (wall / CPU; ratios within {TIE_BAND:.0%} of 1 are ties)",
+        "",
+        "| build | " + " | ".join(f"vs {c}" for c in CONFIGS[1:]) + " |",
+        "|---|" + "---|" * len(CONFIGS[1:]),
     ]
+    for state in STATES:
+        out.append(f"| {state} | " + " | ".join(
+            f"{verdict(by, state, c, 'seconds')} / {verdict(by, state, c, 'cpu_seconds')}" for c in CONFIGS[1:]) + " |")
     return "\n".join(out) + "\n"
 
 
@@ -572,7 +582,17 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--no-profile", action="store_true", help="skip the profiled kernel-builder sequence")
     parser.add_argument("--json", type=Path, help="also write the raw samples as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--from-json", type=Path, help="measure nothing: render the samples of an earlier --json")
     args = parser.parse_args(argv)
+
+    if args.from_json is not None:
+        data = json.loads(args.from_json.read_text())
+        report = render([Run(**r) for r in data["runs"]], [Run(**r) for r in data["profile"]],
+                        [tuple(m) for m in data["machine"]], data["meta"])
+        print(report)
+        if args.output is not None:
+            write_report(args.output, report)
+        return 0
 
     started = time.perf_counter()
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -624,8 +644,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.output is not None:
         write_report(args.output, report)
     if args.json is not None:
-        args.json.write_text(json.dumps({"meta": meta, "machine": machine,
-                                         "runs": [r.__dict__ for r in runs + profile]}, indent=2))
+        args.json.write_text(json.dumps({"meta": meta, "machine": machine, "runs": [r.__dict__ for r in runs],
+                                         "profile": [r.__dict__ for r in profile]}, indent=2))
     return 0
 
 
