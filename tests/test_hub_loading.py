@@ -154,6 +154,26 @@ def test_warm_cache_loads_make_no_requests(published_relu, hub_server, hub_env, 
     assert hub_server.requests() == []
 
 
+def test_unreachable_hub_loads_the_recorded_branch(published_relu, hub_server, hub_env, tmp_path: Path) -> None:
+    """A branch resolved before (recorded in the cache's refs/) loads from the cache when the Hub is unreachable."""
+    import socket
+
+    env = {**hub_env, "KERNELS_CACHE": str(tmp_path / "cache")}
+    hub_server.clear_requests()
+    assert _load_relu(env)["revision"] == published_relu.commit
+    # v1 was resolved once: the download reused the answer instead of asking again.
+    assert [r.path for r in hub_server.requests()].count(f"/api/kernels/{RELU}/revision/v1") == 1
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    # The trusted-publisher answer is remembered per endpoint, hence trust_remote_code for this one.
+    result = run_python(CHECK_RELU.format(repo=RELU, selector="version=1, trust_remote_code=True"),
+                        {**env, "HF_ENDPOINT": closed})
+    assert json.loads(result.stdout.strip().splitlines()[-1])["revision"] == published_relu.commit
+    assert RELU in result.stderr  # huggingface_hub warns that it used the cached commit.
+
+
 def test_has_kernel_and_get_kernel_variants(published_relu, hub_server, hub_env) -> None:
     arch = _machine()
     _push_incompatible(hub_server)
