@@ -319,20 +319,20 @@ def _variant_dirs(kernel_dir: Path) -> list[Path]:
 
 
 def prepare_kernel(source: Path, workdir: Path) -> tuple[Path, Path]:
-    """A copy of the built project whose metadata both loaders accept; returns it and its variant directory.
+    """A copy of the built project; returns it and its variant directory.
 
-    kernels 0.17.2 refuses a ``metadata.json`` without ``python-depends``
-    (our builder leaves the empty list out), so the copy gets ``[]``.
+    kernels 0.17.2 refuses a ``metadata.json`` without ``python-depends``;
+    our builder writes it (possibly empty), so both loaders take the build as is.
     """
     kernel_dir = workdir / "relu"
     shutil.copytree(source, kernel_dir, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "result"))
     variants = _variant_dirs(kernel_dir)
     if len(variants) != 1:
         raise BenchError(f"{source} must hold exactly one built variant, found {[v.name for v in variants]}")
-    metadata_file = variants[0] / "metadata.json"
-    metadata = json.loads(metadata_file.read_text())
-    metadata.setdefault("python-depends", [])
-    metadata_file.write_text(json.dumps(metadata, indent=2) + "\n")
+    metadata = json.loads((variants[0] / "metadata.json").read_text())
+    if "python-depends" not in metadata:
+        raise BenchError(f"{variants[0]}/metadata.json has no 'python-depends' (kernels 0.17.2 requires it): "
+                         "rebuild the kernel with this checkout's kernel-builder")
     return kernel_dir, variants[0]
 
 
@@ -882,9 +882,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         f"from {'the local package sources only' if args.torch_from == 'local' else 'pip'}, and the packages "
         "both loaders share have the versions of this checkout's environment." if len(packages) == 2 else
         "Upstream was not measured (`--ours-only`).",
-        "kernels 0.17.2 refuses a `metadata.json` without a `python-depends` field, which our "
-        "`kernel-builder` leaves out when it is empty; the benchmark adds `\"python-depends\": []` to its copy "
-        "of the build before publishing it.",
+        "kernels 0.17.2 refuses a `metadata.json` without a `python-depends` field; `kernel-builder` writes "
+        "it (an empty list here), so both loaders load the same build as it is.",
         "`HF_HUB_DISABLE_TELEMETRY` is left unset: kernels 0.17.2 with `huggingface_hub` 2.x then sends an "
         "invalid `User-Agent` header (ending in `; `), which the HTTP client rejects. Only the local Hub "
         "sees the header.",

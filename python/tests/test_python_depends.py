@@ -118,3 +118,12 @@ def test_kernel_with_missing_dependency_is_not_imported(
     assert get_loaded_kernels() == []
     installed.add("einops")
     assert get_local_kernel(variant.parent.parent, backend="cpu").double(4) == 8
+
+
+
+def test_metadata_always_carries_python_depends() -> None:
+    """kernels 0.17.x (upstream) refuses a metadata.json without the field, so an empty list is written too."""
+    meta = Metadata.from_dict({"id": "_relu_cpu_0", "name": "relu", "version": 1, "license": "Apache-2.0",
+                               "backend": {"type": "cpu"}})
+    assert meta.to_dict()["python-depends"] == []
+    assert Metadata.from_dict(meta.to_dict()) == meta

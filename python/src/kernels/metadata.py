@@ -126,8 +126,8 @@ class Metadata:
             "license": self.license,
             "backend": self.backend.to_dict(),
         }
-        if self.python_depends:
-            data["python-depends"] = list(self.python_depends)
+        # Always written, even empty: kernels 0.17.x (upstream) refuses metadata without it.
+        data["python-depends"] = list(self.python_depends)
         if self.python_depends_backends:
             data["python-depends-backends"] = {k: list(v) for k, v in self.python_depends_backends.items()}
         if self.upstream:
