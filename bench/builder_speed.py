@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Builder speed: ``kernel-builder build --local`` against ``pip install -e`` of the generated project.
 
-    /work/venv/bin/python bench/builder_speed.py --output docs/builder-performance.md
+    .venv/bin/python bench/builder_speed.py --output docs/builder-performance.md
 
 (any interpreter of a virtual environment with this checkout's ``kernels``
 and ``kernel-builder``, Torch, scikit-build-core, CMake >= 3.26 and Ninja
@@ -626,7 +626,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    command = "/work/venv/bin/python bench/builder_speed.py"
+    command = ".venv/bin/python bench/builder_speed.py"
     if args.output is not None:
         command += f" --output {args.output}"
     if args.repeats != 3:

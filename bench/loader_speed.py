@@ -5,7 +5,7 @@
 
 (run it with the interpreter of the virtual environment that has this
 checkout's ``kernels`` and ``kernel-builder`` installed, e.g.
-``/work/venv/bin/python``).
+``.venv/bin/python`` after the README's test set-up).
 
 What it does, in one run:
 
