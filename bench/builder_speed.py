@@ -64,6 +64,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_model, os_description, usable_cores  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "relu"
 TOUCHED = "relu_cpu/relu_cpu.cpp"
@@ -355,21 +358,9 @@ def machine_info(build_tree: Optional[Path]) -> list[tuple[str, str]]:
         except PackageNotFoundError:
             return "not installed"
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    os_name = platform.platform()
-    try:
-        release = dict(line.split("=", 1) for line in Path("/etc/os-release").read_text().splitlines() if "=" in line)
-        os_name = f"{release.get('PRETTY_NAME', '').strip(chr(34))}, Linux {platform.release()}"
-    except OSError:
-        pass
+    cpu = cpu_model()
+    usable = usable_cores()
+    os_name = os_description()
     env = bench_env({})
     compiler = "c++"
     if build_tree is not None and (build_tree / "CMakeCache.txt").is_file():

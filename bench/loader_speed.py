@@ -58,6 +58,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_model, os_description, usable_cores  # noqa: E402
+
 SCRIPT = Path(__file__).resolve()
 REPO_ROOT = SCRIPT.parents[1]
 UPSTREAM_VERSION = "0.17.2"
@@ -532,22 +535,9 @@ def _ratio(ours: Optional[float], upstream: Optional[float]) -> str:
 
 def machine_info(ours: dict[str, Any], upstream: Optional[dict[str, Any]],
                  load: tuple[str, str]) -> list[tuple[str, str]]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    os_name = platform.platform()
-    try:
-        pretty = re.search(r'^PRETTY_NAME="?([^"\n]*)', Path("/etc/os-release").read_text(), re.M)
-        if pretty:
-            os_name = f"{pretty[1]} ({platform.system()} {platform.release()})"
-    except OSError:
-        pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cpu = cpu_model()
+    os_name = os_description()
+    usable = usable_cores()
     rows = [
         ("CPU", cpu),
         ("cores", f"{os.cpu_count()} logical, {usable} usable by this process"),
