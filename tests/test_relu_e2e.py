@@ -47,6 +47,7 @@ def test_metadata_json(relu_build: BuiltKernel) -> None:
         "version": 1,
         "license": "Apache-2.0",
         "backend": {"type": "cpu"},
+        "python-depends": [],  # Always written: kernels 0.17.x (upstream) requires it.
     }
     assert kernels.Metadata.load(relu_build.variant_dir / "metadata.json").id == metadata["id"]
 
