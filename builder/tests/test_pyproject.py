@@ -498,8 +498,11 @@ def test_force_overwrites(project, cli) -> None:
     assert 'set(KERNEL_UNIQUE_ID "second")' in text
     assert "# my edit" not in text
     assert GENERATED_MARKER in (project.root / "pyproject.toml").read_text()
-    create(cli, project, "--force", project.root, unique_id="third")
+    result = create(cli, project, "--force", project.root, unique_id="third")
     assert 'set(KERNEL_UNIQUE_ID "third")' in (project.root / "CMakeLists.txt").read_text()
+    # Only the file holding the id is rewritten; the CLI says which files were left as they were.
+    assert f"wrote {project.root / 'CMakeLists.txt'}" in result.stdout
+    assert f"unchanged {project.root / 'pyproject.toml'}" in result.stdout
 
 
 def test_regenerating_leaves_unchanged_files_untouched(project, tmp_path: Path) -> None:
@@ -507,16 +510,20 @@ def test_regenerating_leaves_unchanged_files_untouched(project, tmp_path: Path) 
     Ninja does not recompile every source including torch-ext/registration.h."""
     config = load_config(project.root)
     target = tmp_path / "generated"
-    written = create_pyproject(config, target, "same")
+    first = create_pyproject(config, target, "same")
+    written = first.written
+    assert written and first.unchanged == []
     old = 1_000_000_000_000_000_000  # 2001, far older than any write below
     for path in written:
         os.utime(path, ns=(old, old))
-    assert create_pyproject(config, target, "same", force=True) == written
+    again = create_pyproject(config, target, "same", force=True)
+    assert again.written == [] and again.unchanged == written
     assert {p.relative_to(target).as_posix(): p.stat().st_mtime_ns for p in written} == {
         p.relative_to(target).as_posix(): old for p in written
     }
     # A changed id rewrites exactly the file that holds it.
-    create_pyproject(config, target, "other", force=True)
+    other = create_pyproject(config, target, "other", force=True)
+    assert [p.relative_to(target).as_posix() for p in other.written] == ["CMakeLists.txt"]
     changed = sorted(p.relative_to(target).as_posix() for p in written if p.stat().st_mtime_ns != old)
     assert changed == ["CMakeLists.txt"]
     assert 'set(KERNEL_UNIQUE_ID "other")' in (target / "CMakeLists.txt").read_text()
@@ -534,7 +541,7 @@ def test_force_does_not_follow_symlinks(project, cli, expect_error, tmp_path: Pa
 def test_library_create_pyproject(project, tmp_path: Path) -> None:
     config = load_config(project.root)
     target = tmp_path / "lib-target"
-    written = create_pyproject(config, target, "lib_id")
+    written = create_pyproject(config, target, "lib_id").written
     assert sorted(p.relative_to(target).as_posix() for p in written) == sorted(GENERATED)
     with pytest.raises(KernelBuilderError, match="already exists"):
         create_pyproject(config, target, "lib_id")

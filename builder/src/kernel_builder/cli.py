@@ -68,9 +68,11 @@ def create_pyproject_command(kernel_dir: Path, target_dir: Optional[Path], force
     if target.exists() and not target.is_dir():
         raise KernelBuilderError(f"TARGET_DIR: {target} is not a directory")
     uid = resolve_unique_id(config.kernel_dir, unique_id)
-    written = create_pyproject(config, target, uid, force=force)
-    for path in written:
+    created = create_pyproject(config, target, uid, force=force)
+    for path in created.written:
         click.echo(f"wrote {path}")
+    for path in created.unchanged:
+        click.echo(f"unchanged {path}")
     click.echo(f"ops namespace: _{config.general.module_name}_<backend>_{uid}")
 
 

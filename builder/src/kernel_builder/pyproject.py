@@ -114,7 +114,15 @@ def generated_files(config: BuildConfig, target_dir: Path, unique_id: str) -> li
     ]
 
 
-def create_pyproject(config: BuildConfig, target_dir: Path, unique_id: str, force: bool = False) -> list[Path]:
+@dataclass(frozen=True)
+class CreatedProject:
+    """The generated files: ``written`` got new content, ``unchanged`` already had it (and kept their mtime)."""
+
+    written: list[Path]
+    unchanged: list[Path]
+
+
+def create_pyproject(config: BuildConfig, target_dir: Path, unique_id: str, force: bool = False) -> CreatedProject:
     """Write the generated project; refuses to overwrite unless ``force``."""
     validate_unique_id(unique_id)
     files = generated_files(config, target_dir, unique_id)
@@ -125,16 +133,18 @@ def create_pyproject(config: BuildConfig, target_dir: Path, unique_id: str, forc
                 f"{target_dir / existing[0]} already exists; use -f/--force to overwrite "
                 f"({len(existing)} generated file(s) would be replaced)"
             )
-    written = []
+    written, unchanged = [], []
     for file in files:
         path = target_dir / file.path
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.is_symlink() or path.is_dir():
             raise KernelBuilderError(f"{path}: refusing to overwrite a symlink or directory")
-        if not _same_content(path, file.content):
+        if _same_content(path, file.content):
+            unchanged.append(path)
+        else:
             path.write_text(file.content, encoding="utf-8")
-        written.append(path)
-    return written
+            written.append(path)
+    return CreatedProject(written, unchanged)
 
 
 def _same_content(path: Path, content: str) -> bool:
