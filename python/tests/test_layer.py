@@ -47,7 +47,7 @@ from kernels.layer import device as layer_device
 from kernels.layer import _kernelize as kernelize_module
 from kernels.layer import mapping as layer_mapping
 from kernels.layer.mapping import MappingEntry, current_mapping, select_entry
-from kernels.lockfile import LockfileError, locked_revision, parse_lockfile
+from kernels.lockfile import LockfileError, find_lock, parse_lockfile
 
 I, T, C, FB = Mode.INFERENCE, Mode.TRAINING, Mode.TORCH_COMPILE, Mode.FALLBACK
 
@@ -1236,8 +1236,8 @@ def test_locked_repository_reads_the_callers_distribution(tmp_path: Path, monkey
 
 def test_lockfile_parsing() -> None:
     text = lock_json(("org/a", "1" * 40))
-    assert locked_revision("org/a", text) == "1" * 40
-    assert locked_revision("org/b", text) is None
+    assert find_lock(parse_lockfile(text), "org/a").sha == "1" * 40
+    assert find_lock(parse_lockfile(text), "org/b") is None
     [lock] = parse_lockfile(text)
     assert lock.repo_id == "org/a" and lock.variants == {}
     for bad, message in (("{", "invalid JSON"), ("{}", "expected a JSON list"), ("[1]", "entry 0 is not"),

@@ -78,9 +78,3 @@ def dump_lockfile(locks: list[KernelLock]) -> str:
         for lock in sorted(locks, key=lambda lock: lock.repo_id)
     ]
     return json.dumps(data, indent=2) + "\n"
-
-
-def locked_revision(repo_id: str, text: str, source: str = LOCKFILE_NAME) -> Optional[str]:
-    """The commit ``repo_id`` is locked to in the lock file ``text``, or ``None``."""
-    lock = find_lock(parse_lockfile(text, source), repo_id)
-    return None if lock is None else lock.sha
