@@ -576,10 +576,18 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--from-json", type=Path, help="measure nothing: render the samples of an earlier --json")
     args = parser.parse_args(argv)
 
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
     if args.from_json is not None:
-        data = json.loads(args.from_json.read_text())
-        report = render([Run(**r) for r in data["runs"]], [Run(**r) for r in data["profile"]],
-                        [tuple(m) for m in data["machine"]], data["meta"])
+        try:
+            data = json.loads(args.from_json.read_text())
+            runs, profile = [Run(**r) for r in data["runs"]], [Run(**r) for r in data["profile"]]
+            machine, meta = [tuple(m) for m in data["machine"]], data["meta"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            print(f"error: --from-json {args.from_json}: not the JSON of an earlier --json run ({error})",
+                  file=sys.stderr)
+            return 2
+        report = render(runs, profile, machine, meta)
         print(report)
         if args.output is not None:
             write_report(args.output, report)

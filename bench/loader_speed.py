@@ -327,6 +327,9 @@ def prepare_kernel(source: Path, workdir: Path) -> tuple[Path, Path]:
     kernels 0.17.2 refuses a ``metadata.json`` without ``python-depends``;
     our builder writes it (possibly empty), so both loaders take the build as is.
     """
+    if not (source / "build").is_dir():
+        raise BenchError(f"--kernel-dir {source}: not a built kernel project (no build/ directory); "
+                         "build it with `kernel-builder build --local`")
     kernel_dir = workdir / "relu"
     shutil.copytree(source, kernel_dir, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "result"))
     variants = _variant_dirs(kernel_dir)
@@ -803,6 +806,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--versions", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.repeat < 1 or args.variants < 1 or args.layers < 1:
+        parser.error("--repeat, --variants and --layers must be at least 1")
 
     if args.worker:
         print(json.dumps(_worker(json.loads(args.worker))))

@@ -91,3 +91,16 @@ def test_report_keeps_hand_written_text(bench, tmp_path: Path) -> None:
     bench.write_report(out, report.replace("today", "tomorrow"))
     text = out.read_text()
     assert "tomorrow" in text and "today" not in text and text.endswith("Hand-written analysis.\n")
+
+
+def test_bad_arguments_are_one_line_errors(tmp_path: Path) -> None:
+    import subprocess
+
+    not_a_run = tmp_path / "other.json"
+    not_a_run.write_text("{}")
+    for args, message in ((["--repeats", "0"], "--repeats must be at least 1"),
+                          (["--from-json", str(tmp_path / "missing.json")], "not the JSON of an earlier --json run"),
+                          (["--from-json", str(not_a_run)], "not the JSON of an earlier --json run")):
+        result = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2
+        assert message in result.stderr and "Traceback" not in result.stderr, result.stderr

@@ -89,3 +89,12 @@ def test_variant_names() -> None:
     from kernels.variants import is_valid_variant_name
 
     assert all(is_valid_variant_name(name) for name in names)
+
+
+def test_bad_arguments_are_one_line_errors(tmp_path: Path) -> None:
+    for args, message in ((["--repeat", "0"], "--repeat, --variants and --layers must be at least 1"),
+                          (["--kernel-dir", str(tmp_path / "missing")], "not a built kernel project")):
+        result = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--ours-only", *args],
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode != 0
+        assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
