@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
     args = parser.parse_args(argv)
+    if not (args.kernel_dir / "build").is_dir():
+        parser.error(f"{args.kernel_dir}: not a built kernel project (no build/ directory); "
+                     "run `kernel-builder build` on it first")
 
     import torch
 
