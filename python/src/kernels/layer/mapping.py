@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Mapping, Optional, Union
 
+from ._interval_tree import IntervalTree
 from .device import CAPABILITY_DEVICE_TYPES, Device, as_device
 from .mode import MODE_FALLBACK_ORDER, Mode, check_registered_mode, describe_mode
 from .repos import is_repository
@@ -156,13 +157,17 @@ def use_kernel_mapping(mapping: KernelMapping, inherit_mapping: bool = True) -> 
 def select_entry(entries: tuple[MappingEntry, ...], capability: Optional[int]) -> Optional[MappingEntry]:
     """The entry for a device of ``capability``: the smallest covering range, the latest on ties.
 
-    With an unknown capability (``None``) only entries without a capability
+    The ranges go into a balanced interval tree (``_interval_tree``). With an
+    unknown capability (``None``) only entries without a capability
     restriction qualify.
     """
-    candidates = [e for e in entries if e.covers(capability)]
-    if not candidates:
-        return None
-    return min(candidates, key=lambda e: (e.max_capability - e.min_capability, -e.order))
+    if capability is None:
+        unrestricted = [e for e in entries if e.covers(None)]
+        return max(unrestricted, key=lambda e: e.order) if unrestricted else None
+    tree: IntervalTree[MappingEntry] = IntervalTree()
+    for entry in sorted(entries, key=lambda e: e.order):
+        tree.insert(entry.min_capability, entry.max_capability, entry)
+    return tree.find_smallest_interval(capability, tie_break=lambda e: -e.order)
 
 
 def select_repository(repos: Mapping[Mode, Any], mode: Mode) -> Optional[tuple[Any, Mode]]:
