@@ -152,33 +152,33 @@ class _Kernelizer:
 
         per_device = self.mapping.get(layer_name)
         if not per_device:
-            return self._keep(f"no kernel mapping for `{layer_name}`", KernelizeFallback.NO_MAPPING, layer_name)
+            return self._keep(f"no kernel mapping for `{layer_name}`", KernelizeFallback.NO_LAYER, layer_name)
         device_type = self.target.device_type
         entries = per_device.get(device_type)
         if not entries:
             registered = ", ".join(sorted(per_device)) or "none"
             return self._keep(f"no kernel for device type `{device_type}` (registered: {registered})",
-                              KernelizeFallback.NO_MAPPING, layer_name)
+                              KernelizeFallback.NO_DEVICE, layer_name)
         capability = self.target.capability if needs_capability(entries) else None
         entry = select_entry(entries, capability)
         if entry is None:
             ranges = ", ".join(str(e.device) for e in entries)
             what = "an unknown capability" if capability is None else f"capability {capability}"
             return self._keep(f"no {device_type} kernel for {what} (registered: {ranges})",
-                              KernelizeFallback.NO_MAPPING, layer_name)
+                              KernelizeFallback.NO_COMPATIBLE_PROPERTIES, layer_name)
         selected = select_repository(entry.repos, self.mode)
         if selected is None:
             modes = ", ".join(describe_mode(m) for m in entry.repos) or "none"
-            return self._keep(f"no kernel for mode {describe_mode(self.mode)} on {entry.device} "
-                              f"(registered modes: {modes})", KernelizeFallback.NO_MAPPING, layer_name)
+            return self._keep(f"no kernel for mode {self.mode} on {entry.device} "
+                              f"(registered modes: {modes})", KernelizeFallback.NO_COMPATIBLE_MODE, layer_name)
         repo, registered_mode = selected
 
         try:
             layer = self._load(repo, module_cls, layer_name)
         except Exception as e:
-            if KernelizeFallback.LOAD_ERROR not in self.fallback:
+            if KernelizeFallback.CANNOT_LOAD not in self.fallback:
                 raise
-            return self._keep(f"{repo} cannot be used: {type(e).__name__}: {e}", KernelizeFallback.LOAD_ERROR,
+            return self._keep(f"{repo} cannot be used: {type(e).__name__}: {e}", KernelizeFallback.CANNOT_LOAD,
                               layer_name, logging.WARNING)
 
         has_backward = bool(getattr(layer, "has_backward", True))
@@ -197,7 +197,7 @@ class _Kernelizer:
             missing.append("torch.compile (can_torch_compile is not set)")
         if missing:
             return self._keep(f"{repo} does not support {' and '.join(missing)}",
-                              KernelizeFallback.UNSUPPORTED_MODE, layer_name)
+                              KernelizeFallback.NO_COMPATIBLE_MODE, layer_name)
         return _Decision(layer, f"{repo} (registered for {describe_mode(registered_mode)})")
 
 

@@ -14,20 +14,37 @@ class Mode(enum.Flag):
     such a combination or for ``FALLBACK``, the entry used when no other
     registered mode matches (a repository registered without a mode is
     registered for ``FALLBACK``).
+
+    Values, ``str()`` and the errors of ``|`` are upstream's: combining
+    ``INFERENCE`` with ``TRAINING``, or ``FALLBACK`` with anything, raises
+    ``ValueError`` at once.
     """
 
-    INFERENCE = 1
+    _NONE = 0
+    FALLBACK = 1
     TRAINING = 2
-    TORCH_COMPILE = 4
-    FALLBACK = 8
+    INFERENCE = 4
+    TORCH_COMPILE = 8
 
-    def __str__(self) -> str:
-        return describe_mode(self)
+    def __or__(self, other: object) -> "Mode":
+        combined = super().__or__(other)
+        if combined is NotImplemented:
+            return combined
+        if Mode.INFERENCE in combined and Mode.TRAINING in combined:
+            raise ValueError(
+                "Mode.INFERENCE and Mode.TRAINING are mutually exclusive: a mode has exactly one of them"
+            )
+        if Mode.FALLBACK in combined and combined is not Mode.FALLBACK:
+            raise ValueError("Mode.FALLBACK cannot be combined with other modes")
+        return combined
+
+    __ror__ = __or__
 
 
 def describe_mode(mode: Mode) -> str:
     """``INFERENCE | TORCH_COMPILE`` style text for ``mode``."""
     names = [m.name for m in (Mode.INFERENCE, Mode.TRAINING, Mode.TORCH_COMPILE, Mode.FALLBACK) if m in mode]
+    # (`m in mode` is false for every member when mode is Mode._NONE)
     return " | ".join(names) if names else "none"
 
 
@@ -50,11 +67,14 @@ def check_kernelize_mode(mode: object) -> Mode:
     if not isinstance(mode, Mode):
         raise TypeError(f"kernelize: 'mode' must be a kernels.Mode, got {mode!r}")
     if _F in mode:
-        raise ValueError("kernelize: Mode.FALLBACK can only be used as a key of a kernel mapping, not as a kernelize mode")
+        raise ValueError(
+            "kernelize: Mode.FALLBACK can only be used to register kernel mappings "
+            "(Mode.FALLBACK can only be used as a key of a mapping's {Mode: repository} dict)"
+        )
     if mode not in MODE_FALLBACK_ORDER:
         raise ValueError(
-            f"kernelize: mode {describe_mode(mode)} is not valid: use Mode.INFERENCE or Mode.TRAINING "
-            "(exactly one), optionally combined with Mode.TORCH_COMPILE"
+            f"kernelize mode must contain Mode.INFERENCE or Mode.TRAINING (exactly one), optionally combined "
+            f"with Mode.TORCH_COMPILE; got {describe_mode(mode)}"
         )
     return mode
 
@@ -73,24 +93,35 @@ class KernelizeFallback(enum.Flag):
     """Situations in which ``kernelize`` keeps a layer's original ``forward`` instead of raising.
 
     ``kernelize(use_fallback=...)`` takes these flags or a bool: ``True`` is
-    ``DEFAULT`` and ``False`` is ``NONE``.
+    ``DEFAULT`` and ``False`` is ``NONE``. Member names and values are
+    upstream's:
 
-    * ``NO_MAPPING``: no kernel is registered for the layer name, device,
-      device capability or mode.
-    * ``UNSUPPORTED_MODE``: the selected kernel does not support the mode
-      (no ``has_backward`` for training, no ``can_torch_compile`` with
-      ``TORCH_COMPILE``).
-    * ``LOAD_ERROR``: the selected kernel cannot be loaded or is not a valid
+    * ``NO_LAYER``: nothing is registered for the layer name.
+    * ``NO_DEVICE``: nothing is registered for the layer on this device type.
+    * ``NO_COMPATIBLE_PROPERTIES``: no registered capability range covers the device.
+    * ``NO_COMPATIBLE_MODE``: no repository is registered for the mode, or the
+      selected kernel does not support it (no ``has_backward`` for training,
+      no ``can_torch_compile`` with ``TORCH_COMPILE``).
+    * ``CANNOT_LOAD``: the selected kernel cannot be loaded or is not a valid
       layer (download or import failure, no build for this environment,
       layer not found, validation failure); a warning is logged.
+
+    Earlier names of ours remain as aliases: ``NO_MAPPING`` (the first three),
+    ``UNSUPPORTED_MODE`` (``NO_COMPATIBLE_MODE``) and ``LOAD_ERROR``
+    (``CANNOT_LOAD``).
     """
 
     NONE = 0
-    NO_MAPPING = 1
-    UNSUPPORTED_MODE = 2
-    LOAD_ERROR = 4
-    DEFAULT = NO_MAPPING | UNSUPPORTED_MODE
-    ALL = NO_MAPPING | UNSUPPORTED_MODE | LOAD_ERROR
+    NO_LAYER = 1
+    NO_DEVICE = 2
+    NO_COMPATIBLE_PROPERTIES = 4
+    NO_COMPATIBLE_MODE = 8
+    CANNOT_LOAD = 16
+    DEFAULT = NO_LAYER | NO_DEVICE | NO_COMPATIBLE_PROPERTIES | NO_COMPATIBLE_MODE
+    ALL = DEFAULT | CANNOT_LOAD
+    NO_MAPPING = NO_LAYER | NO_DEVICE | NO_COMPATIBLE_PROPERTIES
+    UNSUPPORTED_MODE = NO_COMPATIBLE_MODE
+    LOAD_ERROR = CANNOT_LOAD
 
 
 def as_fallback(use_fallback: Union[bool, KernelizeFallback]) -> KernelizeFallback:
