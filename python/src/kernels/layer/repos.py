@@ -30,10 +30,13 @@ def _check_name(value: Any, what: str, cls_name: str) -> str:
 
 
 def _check_revision_or_version(cls_name: str, repo_id: str, revision: Any, version: Any) -> None:
+    # The first sentence is upstream's wording, which clients match on.
     if revision is not None and version is not None:
-        raise ValueError(f"{cls_name}({repo_id!r}): pass either 'revision' or 'version', not both")
+        raise ValueError(f"{cls_name}({repo_id!r}): Either a revision or a version must be specified, not both "
+                         "(pass either 'revision' or 'version', not both)")
     if revision is None and version is None:
-        raise ValueError(f"{cls_name}({repo_id!r}): a Hub repository needs a 'version' or a 'revision'")
+        raise ValueError(f"{cls_name}({repo_id!r}): Either a revision or a version must be specified "
+                         "(a Hub repository needs a 'version' or a 'revision')")
     if revision is not None and (not isinstance(revision, str) or not revision):
         raise TypeError(f"{cls_name}({repo_id!r}): 'revision' must be a non-empty string, got {revision!r}")
     if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 0):
@@ -46,6 +49,24 @@ def _check_trust(cls_name: str, trust_remote_code: Any) -> TrustRemoteCode:
     if isinstance(trust_remote_code, (list, tuple)) and all(isinstance(i, str) for i in trust_remote_code):
         return list(trust_remote_code)
     raise TypeError(f"{cls_name}: 'trust_remote_code' must be a bool or a list of strings, got {trust_remote_code!r}")
+
+
+def _check_flag(cls_name: str, name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{cls_name}: '{name}' must be a bool, got {value!r}")
+    return value
+
+
+def _check_user_agent(cls_name: str, user_agent: Any) -> Union[str, dict, None]:
+    if user_agent is not None and not isinstance(user_agent, (str, dict)):
+        raise TypeError(f"{cls_name}: 'user_agent' must be a string or a dict, got {user_agent!r}")
+    return dict(user_agent) if isinstance(user_agent, dict) else user_agent
+
+
+def _supported_options(func: Callable, **options: Any) -> dict[str, Any]:
+    """The ``options`` that ``func`` accepts (``check_arch`` only reaches a loader that implements it)."""
+    params = inspect.signature(func).parameters
+    return {k: v for k, v in options.items() if k in params}
 
 
 def _hashable_trust(trust_remote_code: TrustRemoteCode) -> Union[bool, tuple[str, ...]]:
@@ -96,6 +117,8 @@ class _HubRepository(_Repository):
         revision: Optional[str] = None,
         version: Optional[int] = None,
         trust_remote_code: TrustRemoteCode = False,
+        user_agent: Union[str, dict, None] = None,
+        check_arch: bool = True,
     ) -> None:
         cls_name = type(self).__name__
         self.repo_id = _check_name(repo_id, "repo_id", cls_name)
@@ -103,9 +126,18 @@ class _HubRepository(_Repository):
         self.revision = revision
         self.version = version
         self.trust_remote_code = _check_trust(cls_name, trust_remote_code)
+        self.user_agent = _check_user_agent(cls_name, user_agent)
+        self.check_arch = _check_flag(cls_name, "check_arch", check_arch)
+
+    # Upstream's attribute names, which client code and tests read.
+    _repo_id = property(lambda self: self.repo_id)
+    _revision = property(lambda self: self.revision)
+    _version = property(lambda self: self.version)
 
     def _key(self) -> tuple:
-        return (self.repo_id, self._name, self.revision, self.version, _hashable_trust(self.trust_remote_code))
+        # The user agent only labels requests, so it does not make repositories different.
+        return (self.repo_id, self._name, self.revision, self.version, _hashable_trust(self.trust_remote_code),
+                self.check_arch)
 
     def _source(self) -> str:
         pin = f"version {self.version}" if self.version is not None else f"revision {self.revision}"
@@ -114,8 +146,10 @@ class _HubRepository(_Repository):
     def _load_module(self) -> ModuleType:
         from ..hub import get_kernel
 
+        options = _supported_options(get_kernel, user_agent=self.user_agent, check_arch=self.check_arch)
         return get_kernel(
-            self.repo_id, revision=self.revision, version=self.version, trust_remote_code=self.trust_remote_code
+            self.repo_id, revision=self.revision, version=self.version, trust_remote_code=self.trust_remote_code,
+            **options,
         )
 
     def __repr__(self) -> str:
@@ -126,7 +160,7 @@ class _HubRepository(_Repository):
 
 
 class _LocalRepository(_Repository):
-    def __init__(self, repo_path: Union[str, Path], package_name: Optional[str]) -> None:
+    def __init__(self, repo_path: Union[str, Path], package_name: Optional[str], check_arch: bool = True) -> None:
         cls_name = type(self).__name__
         if not isinstance(repo_path, (str, Path)):
             raise TypeError(f"{cls_name}: 'repo_path' must be a path, got {repo_path!r}")
@@ -134,9 +168,12 @@ class _LocalRepository(_Repository):
             _check_name(package_name, "package_name", cls_name)
         self.repo_path = Path(repo_path)
         self.package_name = package_name
+        self.check_arch = _check_flag(cls_name, "check_arch", check_arch)
+
+    _repo_path = property(lambda self: self.repo_path)  # upstream's attribute name
 
     def _key(self) -> tuple:
-        return (self.repo_path, self.package_name, self._name)
+        return (self.repo_path, self.package_name, self._name, self.check_arch)
 
     def _source(self) -> str:
         return f"local path `{self.repo_path}`"
@@ -144,7 +181,7 @@ class _LocalRepository(_Repository):
     def _load_module(self) -> ModuleType:
         from ..loader import get_local_kernel
 
-        return get_local_kernel(self.repo_path)
+        return get_local_kernel(self.repo_path, **_supported_options(get_local_kernel, check_arch=self.check_arch))
 
     def __repr__(self) -> str:
         field = "layer_name" if self._kind == "layer" else "func_name"
@@ -153,6 +190,12 @@ class _LocalRepository(_Repository):
 
 
 class _LockedRepository(_Repository):
+    # Upstream's options (set by `_set_options`). The lock pins the commit and
+    # the hash of every file, and `kernels lock` wrote it for a repository the
+    # project chose, so neither changes what is loaded; they count for equality.
+    trust_remote_code: TrustRemoteCode = False
+    check_arch: bool = True
+
     def __init__(self, repo_id: str, lockfile: Optional[Union[str, Path]], caller_package: Optional[str]) -> None:
         cls_name = type(self).__name__
         self.repo_id = _check_name(repo_id, "repo_id", cls_name)
@@ -161,8 +204,17 @@ class _LockedRepository(_Repository):
         self.lockfile = None if lockfile is None else Path(lockfile)
         self._caller_package = caller_package
 
+    def _set_options(self, trust_remote_code: Any, check_arch: Any) -> None:
+        cls_name = type(self).__name__
+        self.trust_remote_code = _check_trust(cls_name, trust_remote_code)
+        self.check_arch = _check_flag(cls_name, "check_arch", check_arch)
+
+    _repo_id = property(lambda self: self.repo_id)  # upstream's attribute names
+    _lockfile = property(lambda self: self.lockfile)
+
     def _key(self) -> tuple:
-        return (self.repo_id, self._name, self.lockfile, self._caller_package)
+        return (self.repo_id, self._name, self.lockfile, self._caller_package, _hashable_trust(self.trust_remote_code),
+                self.check_arch)
 
     def _source(self) -> str:
         where = f"lock file `{self.lockfile}`" if self.lockfile is not None else LOCKFILE_NAME
@@ -216,10 +268,12 @@ class LayerRepository(_HubRepository):
         revision: Optional[str] = None,
         version: Optional[int] = None,
         trust_remote_code: TrustRemoteCode = False,
+        user_agent: Union[str, dict, None] = None,
+        check_arch: bool = True,
     ) -> None:
         self.layer_name = _check_name(layer_name, "layer_name", type(self).__name__)
         super().__init__(repo_id, self.layer_name, revision=revision, version=version,
-                         trust_remote_code=trust_remote_code)
+                         trust_remote_code=trust_remote_code, user_agent=user_agent, check_arch=check_arch)
 
     @property
     def _name(self) -> str:
@@ -237,10 +291,11 @@ class LocalLayerRepository(_LocalRepository):
     _kind = "layer"
 
     def __init__(
-        self, repo_path: Union[str, Path], package_name: Optional[str] = None, layer_name: Optional[str] = None
+        self, repo_path: Union[str, Path], package_name: Optional[str] = None, layer_name: Optional[str] = None,
+        *, check_arch: bool = True,
     ) -> None:
         self.layer_name = _check_name(layer_name, "layer_name", type(self).__name__)
-        super().__init__(repo_path, package_name)
+        super().__init__(repo_path, package_name, check_arch)
 
     @property
     def _name(self) -> str:
@@ -258,8 +313,10 @@ class LockedLayerRepository(_LockedRepository):
     _kind = "layer"
 
     def __init__(
-        self, repo_id: str, layer_name: Optional[str] = None, *, lockfile: Optional[Union[str, Path]] = None
+        self, repo_id: str, layer_name: Optional[str] = None, *, lockfile: Optional[Union[str, Path]] = None,
+        trust_remote_code: TrustRemoteCode = False, check_arch: bool = True,
     ) -> None:
+        self._set_options(trust_remote_code, check_arch)
         self.layer_name = _check_name(layer_name, "layer_name", type(self).__name__)
         super().__init__(repo_id, lockfile, _caller_package())
 
@@ -290,10 +347,11 @@ class FuncRepository(_HubRepository):
         revision: Optional[str] = None,
         version: Optional[int] = None,
         trust_remote_code: TrustRemoteCode = False,
+        check_arch: bool = True,
     ) -> None:
         self.func_name = _check_name(func_name, "func_name", type(self).__name__)
         super().__init__(repo_id, self.func_name, revision=revision, version=version,
-                         trust_remote_code=trust_remote_code)
+                         trust_remote_code=trust_remote_code, check_arch=check_arch)
 
     @property
     def _name(self) -> str:
@@ -306,10 +364,11 @@ class LocalFuncRepository(_LocalRepository):
     _kind = "function"
 
     def __init__(
-        self, repo_path: Union[str, Path], package_name: Optional[str] = None, func_name: Optional[str] = None
+        self, repo_path: Union[str, Path], package_name: Optional[str] = None, func_name: Optional[str] = None,
+        *, check_arch: bool = True,
     ) -> None:
         self.func_name = _check_name(func_name, "func_name", type(self).__name__)
-        super().__init__(repo_path, package_name)
+        super().__init__(repo_path, package_name, check_arch)
 
     @property
     def _name(self) -> str:
@@ -322,8 +381,10 @@ class LockedFuncRepository(_LockedRepository):
     _kind = "function"
 
     def __init__(
-        self, repo_id: str, func_name: Optional[str] = None, *, lockfile: Optional[Union[str, Path]] = None
+        self, repo_id: str, func_name: Optional[str] = None, *, lockfile: Optional[Union[str, Path]] = None,
+        trust_remote_code: TrustRemoteCode = False, check_arch: bool = True,
     ) -> None:
+        self._set_options(trust_remote_code, check_arch)
         self.func_name = _check_name(func_name, "func_name", type(self).__name__)
         super().__init__(repo_id, lockfile, _caller_package())
 
