@@ -22,8 +22,10 @@ logger = logging.getLogger("kernels.layer.kernelize")
 
 DISABLE_KERNEL_MAPPING_ENV = "DISABLE_KERNEL_MAPPING"
 
-# Instance attribute recording the forward function kernelize installed.
+# Instance attributes recording the forward function kernelize installed and
+# the repository it came from (upstream's name, read by get_kernelized_layers).
 _INSTALLED_ATTR = "_kernelize_forward_func"
+REPO_ATTR = "_kernel_repo"
 
 
 class KernelizeError(ValueError):
@@ -106,6 +108,7 @@ class _Decision:
     layer: Optional[type]  # None: keep the original forward
     message: str
     level: int = logging.INFO
+    repo: Any = None
 
 
 class _Kernelizer:
@@ -198,19 +201,27 @@ class _Kernelizer:
         if missing:
             return self._keep(f"{repo} does not support {' and '.join(missing)}",
                               KernelizeFallback.NO_COMPATIBLE_MODE, layer_name)
-        return _Decision(layer, f"{repo} (registered for {describe_mode(registered_mode)})")
+        return _Decision(layer, f"{repo} (registered for {describe_mode(registered_mode)})", repo=repo)
 
 
-def _install(module: "nn.Module", layer: Optional[type]) -> None:
+def _install(module: "nn.Module", decision: _Decision) -> None:
     state = module.__dict__
-    if layer is None:
+    if decision.layer is None:
         own = state.get("forward")
         installed = state.pop(_INSTALLED_ATTR, None)
         if own is not None and installed is not None and getattr(own, "__func__", None) is installed:
             del state["forward"]
+            state.pop(REPO_ATTR, None)
         return
-    module.forward = MethodType(layer.forward, module)  # type: ignore[method-assign]
-    state[_INSTALLED_ATTR] = layer.forward
+    module.forward = MethodType(decision.layer.forward, module)  # type: ignore[method-assign]
+    state[_INSTALLED_ATTR] = decision.layer.forward
+    state[REPO_ATTR] = decision.repo
+
+
+def _condition_allows(module: "nn.Module") -> bool:
+    """Whether the class's ``kernel_condition`` (``use_kernel_forward_from_hub(condition=...)``) admits ``module``."""
+    condition = getattr(type(module), "kernel_condition", None)
+    return condition is None or bool(condition(module))
 
 
 def _extensible_modules(model: "nn.Module") -> list[tuple[str, "nn.Module"]]:
@@ -224,6 +235,7 @@ def _extensible_modules(model: "nn.Module") -> list[tuple[str, "nn.Module"]]:
 
     for path, module in model.named_modules():
         add(path, module)
+        # An instance's own copies (use_kernelized_func), else the class's shared functions.
         funcs = getattr(module, "_kernel_funcs", None)
         if isinstance(funcs, dict):
             for name, func_module in funcs.items():
@@ -269,8 +281,11 @@ def kernelize(
 
     by_class: dict[type, list[str]] = {}
     for path, module in _extensible_modules(model):
+        if not _condition_allows(module):
+            logger.debug("kernelize: %s: left as it is (kernel_condition is false)", path or "<model>")
+            continue
         decision = kernelizer.decide(type(module))
-        _install(module, decision.layer)
+        _install(module, decision)
         by_class.setdefault(type(module), []).append(path or "<model>")
         logger.debug("kernelize: %s: %s", path or "<model>", decision.message)
 

@@ -433,7 +433,7 @@ def _function_from_module(repo: _Repository, module: ModuleType) -> type:
     return function_layer(func, name=repo._name)
 
 
-def _forward_signature(func: Callable) -> Optional[inspect.Signature]:
+def forward_signature(func: Callable) -> Optional[inspect.Signature]:
     """``func``'s signature with ``self`` prepended, or ``None`` if it has none."""
     try:
         sig = inspect.signature(func)
@@ -455,7 +455,7 @@ def function_layer(func: Callable, *, name: str, attrs: Optional[dict[str, Any]]
     def forward(self, *args, **kwargs):  # noqa: ANN001 - signature is set below
         return func(*args, **kwargs)
 
-    signature = _forward_signature(func)
+    signature = forward_signature(func)
     if signature is not None:
         forward.__signature__ = signature  # type: ignore[attr-defined]
     forward.__doc__ = getattr(func, "__doc__", None)
