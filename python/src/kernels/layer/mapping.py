@@ -180,3 +180,46 @@ def select_repository(repos: Mapping[Mode, Any], mode: Mode) -> Optional[tuple[A
 
 def needs_capability(entries: tuple[MappingEntry, ...]) -> bool:
     return any(e.device.type in CAPABILITY_DEVICE_TYPES and e.device.properties is not None for e in entries)
+
+
+class DeviceKernels:
+    """The repositories registered for one layer name and device type, as upstream's mapping exposes them.
+
+    ``repos`` is the ``{Mode: repository}`` dict used without a known
+    capability (the unrestricted entry; else the latest registered one);
+    ``repos_for_device`` selects by the capability of a GPU, as ``kernelize`` does.
+    """
+
+    def __init__(self, entries: tuple[MappingEntry, ...]) -> None:
+        self.entries = entries
+
+    @property
+    def repos(self) -> Mapping[Mode, Any]:
+        chosen = select_entry(self.entries, None) or max(self.entries, key=lambda e: e.order)
+        return chosen.repos
+
+    def repos_for_device(self, device_index: Optional[int] = None) -> Optional[Mapping[Mode, Any]]:
+        from . import device as _device
+
+        device_type = self.entries[0].device.type
+        capability = _device.device_capability(device_type, device_index) if needs_capability(self.entries) else None
+        chosen = select_entry(self.entries, capability)
+        return None if chosen is None else chosen.repos
+
+    def __repr__(self) -> str:
+        return f"DeviceKernels({', '.join(str(e.device) for e in self.entries)})"
+
+
+class MappingView:
+    """Read-only access to the mapping in effect, shaped as upstream's ``_KERNEL_MAPPING`` context variable.
+
+    ``get()`` returns ``{layer name: {device type: DeviceKernels}}`` (a
+    snapshot); register mappings with ``register_kernel_mapping`` or
+    ``use_kernel_mapping``.
+    """
+
+    def get(self) -> dict[str, dict[str, DeviceKernels]]:
+        return {
+            layer_name: {device_type: DeviceKernels(entries) for device_type, entries in per_device.items() if entries}
+            for layer_name, per_device in current_mapping().items()
+        }
