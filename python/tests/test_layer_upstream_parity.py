@@ -385,3 +385,20 @@ def test_get_kernelized_layers_reports_layers_and_functions() -> None:
 def test_new_layer_names_are_exported() -> None:
     for name in ("KernelizedLayer", "KernelizedLayers", "KernelizedFunc", "get_kernelized_layers"):
         assert name in kernels.__all__ and getattr(kernels, name) is getattr(kernels.layer, name)
+
+
+def test_models_with_function_copies_copy_and_pickle() -> None:
+    import pickle
+
+    model = Doubler()
+    with use_kernel_mapping({"double": {"cpu": InMemoryRepository(TimesTen)}}):
+        kernelize(model, mode=Mode.INFERENCE, device="cpu")
+    assert copy.copy(model)(ONE).tolist() == [10.0] * 3
+    assert copy.deepcopy(model)._kernel_funcs["double"] is not model._kernel_funcs["double"]
+    assert pickle.loads(pickle.dumps(double)) is double  # The module-level function, by reference.
+    restored = pickle.loads(pickle.dumps(model))
+    # Kernels are not pickled (they are imported under names another process cannot import): kernelize again.
+    assert restored(ONE).tolist() == [2.0] * 3 and get_kernelized_layers(restored) == KernelizedLayers()
+    with use_kernel_mapping({"double": {"cpu": InMemoryRepository(TimesTen)}}):
+        kernelize(restored, mode=Mode.INFERENCE, device="cpu")
+    assert restored(ONE).tolist() == [10.0] * 3 and model(ONE).tolist() == [10.0] * 3

@@ -5,7 +5,13 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable, Optional, TypeVar
 
-from .kernel_funcs import attach_copies, call_routed
+from .kernel_funcs import (
+    attach_copies,
+    call_routed,
+    copy_function_module,
+    deepcopy_function_module,
+    reduce_function_module,
+)
 from .repos import forward_signature, function_layer
 
 T = TypeVar("T")
@@ -73,7 +79,13 @@ def _function_module(func: Callable, layer_name: str, where: str, condition: Opt
     if isinstance(func, type) or not callable(func):
         raise TypeError(f"{where}: expected a function, got {func!r}")
     name = getattr(func, "__name__", None) or "kernel_function"
-    attrs: dict[str, Any] = {"kernel_layer_name": layer_name, "forward": _routing_forward(func)}
+    attrs: dict[str, Any] = {
+        "kernel_layer_name": layer_name,
+        "forward": _routing_forward(func),
+        "__reduce__": reduce_function_module,
+        "__deepcopy__": deepcopy_function_module,
+        "__copy__": copy_function_module,
+    }
     if condition is not None:
         attrs["kernel_condition"] = staticmethod(condition)
     cls = function_layer(func, name=name, attrs=attrs)

@@ -14,11 +14,19 @@ than a context variable, which Dynamo does not trace on every Torch version.
 from __future__ import annotations
 
 import contextvars
+import copy as _copy
 import functools
+import importlib
+import sys
+from types import MethodType
 from typing import Any, Callable, Optional
 
 # Instance attribute holding an instance's copies: {function name: module}.
 COPIES_ATTR = "_kernel_funcs"
+
+# What kernelize puts on a module: not pickled (kernels are imported under
+# names a fresh process cannot import); deep copies keep it.
+_KERNEL_STATE = ("forward", "_kernelize_forward_func", "_kernel_repo")
 
 
 def _compiling() -> bool:
@@ -114,3 +122,43 @@ def attach_copies(cls: type, shared_modules: list[Any]) -> None:
 
     cls.__init__ = __init__  # type: ignore[misc]
     cls.forward = forward  # type: ignore[attr-defined]
+
+
+# --- Copying and pickling function modules ------------------------------------------------------------
+
+
+def _rebuild_copy(module_name: str, name: str, state: dict) -> Any:
+    shared = getattr(importlib.import_module(module_name), name)
+    rebuilt = type(shared)()
+    rebuilt.__dict__.update(state)
+    return rebuilt
+
+
+def reduce_function_module(module: Any) -> Any:
+    """Pickle the module-level function by reference and a copy as "a fresh copy of it" (kernelize again after loading)."""
+    cls = type(module)
+    name = getattr(module, "__name__", None) or cls.__name__
+    owner = sys.modules.get(cls.__module__)
+    if owner is not None and getattr(owner, name, None) is module:
+        return name
+    state = {k: v for k, v in module.__dict__.items() if k not in _KERNEL_STATE}
+    return (_rebuild_copy, (cls.__module__, name, state))
+
+
+def deepcopy_function_module(module: Any, memo: dict) -> Any:
+    """A full copy, installed kernel included (``copy.deepcopy`` of a kernelized model keeps its kernels)."""
+    new = type(module).__new__(type(module))
+    memo[id(module)] = new
+    for key, value in module.__dict__.items():
+        new.__dict__[key] = _copy.deepcopy(value, memo)
+    return new
+
+
+def copy_function_module(module: Any) -> Any:
+    """A shallow copy whose installed ``forward``, if any, is bound to the copy."""
+    new = type(module).__new__(type(module))
+    new.__dict__.update(module.__dict__)
+    forward = module.__dict__.get("forward")
+    if isinstance(forward, MethodType) and forward.__self__ is module:
+        new.__dict__["forward"] = MethodType(forward.__func__, new)
+    return new
