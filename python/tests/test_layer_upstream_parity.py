@@ -337,6 +337,15 @@ def test_condition_decides_per_instance() -> None:
         use_kernel_forward_from_hub("Scaled", condition=True)  # type: ignore[arg-type]
 
 
+def test_device_property_errors_use_upstreams_sentence() -> None:
+    from kernels import ROCMProperties
+
+    with pytest.raises(ValueError, match="CUDAProperties is only supported for 'cuda' devices"):
+        Device(type="rocm", properties=CUDAProperties(min_capability=80, max_capability=90))
+    with pytest.raises(ValueError, match="ROCMProperties is only supported for 'rocm' devices"):
+        Device(type="mps", properties=ROCMProperties(min_capability=80, max_capability=90))
+
+
 def test_tpu_is_not_a_device_type_here_yet() -> None:
     # Upstream accepts Device(type="tpu"); our test_layer.py asserts that it is refused (see docs/layers.md).
     with pytest.raises(ValueError, match="unsupported device type 'tpu'"):

@@ -66,11 +66,15 @@ class Device:
             )
         if self.properties is not None:
             expected = _PROPERTIES_FOR.get(self.type)
+            # Upstream's sentence first ("CUDAProperties is only supported for 'cuda' devices.").
+            owner = next((t for t, cls in _PROPERTIES_FOR.items() if isinstance(self.properties, cls)), None)
+            upstream = f"{type(self.properties).__name__} is only supported for {owner!r} devices. " if owner else ""
             if expected is None:
-                raise ValueError(f"Device: device type {self.type!r} takes no properties, got {self.properties!r}")
+                raise ValueError(f"Device: {upstream}Device type {self.type!r} takes no properties, "
+                                 f"got {self.properties!r}")
             if not isinstance(self.properties, expected):
                 raise ValueError(
-                    f"Device: properties of a {self.type!r} device must be {expected.__name__}, "
+                    f"Device: {upstream}The properties of a {self.type!r} device must be {expected.__name__}, "
                     f"got {type(self.properties).__name__}"
                 )
 
