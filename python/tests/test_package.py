@@ -21,6 +21,7 @@ def test_public_api() -> None:
         "LocalFuncRepository", "LocalLayerRepository", "LockedFuncRepository", "LockedLayerRepository", "Mode",
         "ROCMProperties", "kernelize", "register_kernel_mapping", "replace_kernel_forward_from_hub",
         "use_kernel_forward_from_hub", "use_kernel_func_from_hub", "use_kernel_mapping", "use_kernelized_func",
+        "KernelizedFunc", "KernelizedLayer", "KernelizedLayers", "get_kernelized_layers",  # upstream 0.19
         # Locked kernels (kernels.locking).
         "get_locked_kernel", "load_kernel",
     ])
