@@ -273,6 +273,29 @@ def test_each_fallback_flag_covers_its_own_case(monkeypatch: pytest.MonkeyPatch)
             kernelize(Halve(), mode=Mode.INFERENCE, device="cuda", use_fallback=f.NO_LAYER | f.NO_DEVICE)
 
 
+def test_kernelize_errors_lead_with_upstreams_wording(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(layer_device, "device_capability", lambda device_type, index=None: 75)
+    no_backward = InMemoryRepository(type("NoBackward", (nn.Module,), {"forward": TimesTen.forward,
+                                                                       "has_backward": False}))
+    cases = [
+        ({}, Mode.INFERENCE, "cpu", r"^No layer mapping for `Halve` \("),
+        ({"Halve": {"cuda": no_backward}}, Mode.INFERENCE, "cpu",
+         r"^No layer mapping for `Halve` with device type `cpu`"),
+        ({"Halve": {Device("cuda", CUDAProperties(80, 90)): no_backward}}, Mode.INFERENCE, "cuda",
+         r"^No layer mapping for `Halve` device `cuda` with the right properties"),
+        ({"Halve": {"cpu": {Mode.INFERENCE: no_backward}}}, Mode.TRAINING, "cpu",
+         r"^No repository for `Halve` for configuration mode=Mode.TRAINING"),
+        ({"Halve": {"cpu": no_backward}}, Mode.TRAINING, "cpu",
+         r"^Function/layer from repo in-memory layer `NoBackward` does not support backward, needed for mode "
+         r"`Mode.TRAINING`"),
+    ]
+    for mapping, mode, device, pattern in cases:
+        with use_kernel_mapping(mapping, inherit_mapping=False):
+            with pytest.raises(ValueError, match=pattern) as info:
+                kernelize(Halve(), mode=mode, device=device, use_fallback=False)
+        assert "kernelize: no usable kernel for layer `Halve`" in str(info.value)
+
+
 def test_layer_repository_passes_user_agent_and_check_arch(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[dict[str, Any]] = []
     kernel = types.ModuleType("fake_kernel")

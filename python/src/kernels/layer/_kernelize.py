@@ -127,12 +127,13 @@ class _Kernelizer:
             decision = self.decisions[module_cls] = self._decide(module_cls)
         return decision
 
-    def _keep(self, reason: str, flag: KernelizeFallback, layer_name: str, level: int = logging.INFO) -> _Decision:
+    def _keep(self, reason: str, flag: KernelizeFallback, layer_name: str, level: int = logging.INFO,
+              upstream: str = "") -> _Decision:
+        """Keep the original forward if ``flag`` is allowed, else raise; ``upstream`` is upstream's wording."""
         if flag not in self.fallback:
-            raise KernelizeError(
-                f"kernelize: no usable kernel for layer `{layer_name}`: {reason} (use_fallback does not allow "
-                "keeping the original forward)"
-            )
+            ours = (f"kernelize: no usable kernel for layer `{layer_name}`: {reason} (use_fallback does not allow "
+                    "keeping the original forward)")
+            raise KernelizeError(f"{upstream} ({ours})" if upstream else ours)
         return _Decision(None, f"original forward ({reason})", level)
 
     def _load(self, repo: Any, module_cls: type, layer_name: str) -> type:
@@ -155,25 +156,30 @@ class _Kernelizer:
 
         per_device = self.mapping.get(layer_name)
         if not per_device:
-            return self._keep(f"no kernel mapping for `{layer_name}`", KernelizeFallback.NO_LAYER, layer_name)
+            return self._keep(f"no kernel mapping for `{layer_name}`", KernelizeFallback.NO_LAYER, layer_name,
+                              upstream=f"No layer mapping for `{layer_name}`")
         device_type = self.target.device_type
         entries = per_device.get(device_type)
         if not entries:
             registered = ", ".join(sorted(per_device)) or "none"
             return self._keep(f"no kernel for device type `{device_type}` (registered: {registered})",
-                              KernelizeFallback.NO_DEVICE, layer_name)
+                              KernelizeFallback.NO_DEVICE, layer_name,
+                              upstream=f"No layer mapping for `{layer_name}` with device type `{device_type}`")
         capability = self.target.capability if needs_capability(entries) else None
         entry = select_entry(entries, capability)
         if entry is None:
             ranges = ", ".join(str(e.device) for e in entries)
             what = "an unknown capability" if capability is None else f"capability {capability}"
             return self._keep(f"no {device_type} kernel for {what} (registered: {ranges})",
-                              KernelizeFallback.NO_COMPATIBLE_PROPERTIES, layer_name)
+                              KernelizeFallback.NO_COMPATIBLE_PROPERTIES, layer_name,
+                              upstream=f"No layer mapping for `{layer_name}` device `{device_type}` with the right "
+                                       "properties")
         selected = select_repository(entry.repos, self.mode)
         if selected is None:
             modes = ", ".join(describe_mode(m) for m in entry.repos) or "none"
             return self._keep(f"no kernel for mode {self.mode} on {entry.device} "
-                              f"(registered modes: {modes})", KernelizeFallback.NO_COMPATIBLE_MODE, layer_name)
+                              f"(registered modes: {modes})", KernelizeFallback.NO_COMPATIBLE_MODE, layer_name,
+                              upstream=f"No repository for `{layer_name}` for configuration mode={self.mode}")
         repo, registered_mode = selected
 
         try:
@@ -199,8 +205,11 @@ class _Kernelizer:
         if Mode.TORCH_COMPILE in self.mode and not can_compile:
             missing.append("torch.compile (can_torch_compile is not set)")
         if missing:
+            needed = "backward" if missing[0].startswith("backward") else "torch.compile"
             return self._keep(f"{repo} does not support {' and '.join(missing)}",
-                              KernelizeFallback.NO_COMPATIBLE_MODE, layer_name)
+                              KernelizeFallback.NO_COMPATIBLE_MODE, layer_name,
+                              upstream=f"Function/layer from repo {repo} does not support {needed}, needed for "
+                                       f"mode `{self.mode}`")
         return _Decision(layer, f"{repo} (registered for {describe_mode(registered_mode)})", repo=repo)
 
 
