@@ -320,6 +320,13 @@ def test_layer_repository_passes_user_agent_and_check_arch(monkeypatch: pytest.M
 
     monkeypatch.setattr("kernels.hub.get_kernel", older_get_kernel)  # A loader without those options.
     assert repo.load() is TimesTen and calls[-1] == dict(repo_id="org/k")
+
+    def keyword_get_kernel(repo_id, **kwargs):
+        calls.append(dict(repo_id=repo_id, **kwargs))
+        return kernel
+
+    monkeypatch.setattr("kernels.hub.get_kernel", keyword_get_kernel)
+    assert repo.load() is TimesTen and calls[-1]["check_arch"] is False and calls[-1]["user_agent"] == {"app": "demo"}
     with pytest.raises(TypeError, match="'user_agent' must be a string or a dict"):
         LayerRepository("org/k", layer_name="X", version=1, user_agent=3)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="'check_arch' must be a bool"):

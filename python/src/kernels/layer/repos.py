@@ -66,6 +66,8 @@ def _check_user_agent(cls_name: str, user_agent: Any) -> Union[str, dict, None]:
 def _supported_options(func: Callable, **options: Any) -> dict[str, Any]:
     """The ``options`` that ``func`` accepts (``check_arch`` only reaches a loader that implements it)."""
     params = inspect.signature(func).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return options
     return {k: v for k, v in options.items() if k in params}
 
 
