@@ -118,6 +118,9 @@ def use_kernel_forward_from_hub(layer_name: str, condition: Optional[Condition] 
         if isinstance(obj, type):
             replace_kernel_forward_from_hub(obj, layer_name, condition)
             return obj
+        if not callable(obj):
+            raise TypeError("@use_kernel_forward_from_hub can only be applied to classes or functions "
+                            f"(use_kernel_forward_from_hub: expected a function, got {obj!r})")
         return _function_module(  # type: ignore[return-value]
             obj, layer_name, "use_kernel_forward_from_hub", condition
         )
