@@ -121,6 +121,8 @@ def test_use_kernelized_func_rejects_undecorated_functions_as_value_and_type_err
                     return plain(x)
 
     assert issubclass(KernelFunctionError, ValueError) and issubclass(KernelFunctionError, TypeError)
+    with pytest.raises(TypeError, match="@use_kernel_forward_from_hub can only be applied to classes or functions"):
+        use_kernel_forward_from_hub("x")(42)  # type: ignore[arg-type]
 
 
 def _stub(name: str) -> LayerRepository:
