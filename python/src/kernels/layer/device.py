@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Optional, Union
 
 #: Device types that kernel mappings and ``kernelize`` understand.
-DEVICE_TYPES = ("cpu", "cuda", "mps", "neuron", "npu", "rocm", "xpu")
+DEVICE_TYPES = ("cpu", "cuda", "mps", "neuron", "npu", "rocm", "tpu", "xpu")
 
 #: Device types whose kernels can be restricted to a range of capabilities.
 CAPABILITY_DEVICE_TYPES = ("cuda", "rocm")
