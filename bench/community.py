@@ -71,8 +71,11 @@ def _git(mirror: Path, *args: str) -> str:
 
 
 def _git_bytes(mirror: Path, spec: str) -> bytes:
-    return subprocess.run(["git", f"--git-dir={mirror}", "show", spec], check=True, capture_output=True,
-                          timeout=60).stdout
+    try:
+        return subprocess.run(["git", f"--git-dir={mirror}", "show", spec], check=True, capture_output=True,
+                              timeout=60).stdout
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        raise CommunityError(f"{mirror}: cannot read {spec}") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,11 +174,15 @@ def detect_toolchain() -> Toolchain:
 
     cuda_home = cpp_extension.CUDA_HOME or "/usr/local/cuda"
     nvcc = shutil.which("nvcc") or os.path.join(cuda_home, "bin", "nvcc")
+    # The CUDA runtime to link: the first toolkit that has one (nvcc may be a link or a wrapper script).
+    homes = [os.environ.get("CUDA_HOME"), cuda_home, str(Path(nvcc).resolve().parent.parent), "/usr/local/cuda"]
+    cuda_lib = next((str(Path(h) / "lib64") for h in homes if h and (Path(h) / "lib64" / "libcudart.so").exists()),
+                    str(Path(cuda_home) / "lib64"))
     cxx = os.environ.get("CXX") or shutil.which("c++") or "c++"
     return Toolchain(nvcc=nvcc, cxx=cxx, torch_includes=tuple(cpp_extension.include_paths()),
                      torch_lib=os.path.join(os.path.dirname(torch.__file__), "lib"),
                      python_include=sysconfig.get_paths()["include"],
-                     cuda_lib=os.path.join(cuda_home, "lib64"), cxx11_abi=int(torch._C._GLIBCXX_USE_CXX11_ABI))
+                     cuda_lib=cuda_lib, cxx11_abi=int(torch._C._GLIBCXX_USE_CXX11_ABI))
 
 
 def compile_commands(tc: Toolchain, source: Path, build_dir: Path, archs: Sequence[str]) -> list[list[str]]:

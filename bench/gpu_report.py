@@ -294,3 +294,39 @@ or, with the kernels already built, `{command}`.
 
 {why_section(results)}
 """
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Re-render a report from the JSON that `bench/kernels_gpu.py --json` wrote (no GPU needed)."""
+    import argparse
+    import json
+    import sys
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("json_file", type=Path)
+    parser.add_argument("--output", type=Path, default=None,
+                        help="report to write (default: docs/kernel-performance-<gpu>.md of this checkout)")
+    args = parser.parse_args(argv)
+    try:
+        payload = json.loads(args.json_file.read_text(encoding="utf-8"))
+        env = payload["environment"]
+        results = [Result.from_dict(r) for r in payload["results"]]
+        settings = payload.get("settings", {})
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        print(f"gpu_report.py: error: {args.json_file}: not a kernels_gpu.py --json file ({e})", file=sys.stderr)
+        return 2
+    if not results:
+        print(f"gpu_report.py: error: {args.json_file}: no results", file=sys.stderr)
+        return 2
+    output = args.output or Path(__file__).resolve().parents[1] / "docs" / report_name(env["gpu"])
+    output.write_text(render_report(results, env, settings.get("command", "python bench/kernels_gpu.py"),
+                                    settings.get("reps", 7), settings.get("target_ms", 5.0),
+                                    payload.get("skipped"), payload.get("community", "not built in this run")),
+                      encoding="utf-8")
+    print(f"wrote {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -411,8 +411,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 1
     print(markdown_table(results) + "\n\n" + "\n".join(summary(results)) + f"\n\nwrote {output}")
     if args.json:
-        payload = {"environment": env, "community": description,
-                   "results": [dataclasses.asdict(r) for r in results], "skipped": skipped}
+        payload = {"environment": env, "community": description, "skipped": skipped,
+                   "settings": {"command": command, "reps": args.reps, "target_ms": args.target_ms},
+                   "results": [dataclasses.asdict(r) for r in results]}
         args.json.write_text(json.dumps(payload, indent=2), encoding="utf-8")
     return 0 if all(r.check for r in results) else 1
 
