@@ -206,7 +206,8 @@ def compile_commands(tc: Toolchain, source: Path, build_dir: Path, archs: Sequen
         objects.append(str(obj))
     commands.append([tc.cxx, "-shared", "-o", str(build_dir / f"{EXTENSION_NAME}.so"), *objects,
                      f"-L{tc.torch_lib}", f"-Wl,-rpath,{tc.torch_lib}", "-lc10", "-ltorch", "-ltorch_cpu",
-                     f"-L{tc.cuda_lib}", "-lcudart"])
+                     # The shim's CUDA stream accessor lives in libtorch_cuda.
+                     "-ltorch_cuda", f"-L{tc.cuda_lib}", "-lcudart"])
     return commands
 
 
