@@ -296,33 +296,49 @@ or, with the kernels already built, `{command}`.
 """
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    """Re-render a report from the JSON that `bench/kernels_gpu.py --json` wrote (no GPU needed)."""
-    import argparse
+def load_runs(paths: list) -> tuple[dict, list[Result], dict, list[str], str]:
+    """Environment, results, settings, skipped labels and community line of one or more --json files of
+    one GPU (a later file's result replaces an earlier one's of the same label)."""
     import json
+
+    env, settings, community, by_label, skipped = None, {}, "not built in this run", {}, []
+    for path in paths:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        if env is not None and payload["environment"]["gpu"] != env["gpu"]:
+            raise ValueError(f"GPU {payload['environment']['gpu']!r}, not {env['gpu']!r} as in {paths[0]}")
+        env = payload["environment"]
+        settings = payload.get("settings", settings)
+        community = payload.get("community", community)
+        for data in payload["results"]:
+            by_label[data["label"]] = Result.from_dict(data)
+        skipped += payload.get("skipped", [])
+    return env, list(by_label.values()), settings, [s for s in dict.fromkeys(skipped) if s not in by_label], community
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Render a report from the JSON that `bench/kernels_gpu.py --json` wrote (several runs of one GPU
+    merge), without a GPU."""
+    import argparse
     import sys
     from pathlib import Path
 
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("json_file", type=Path)
+    parser.add_argument("json_files", type=Path, nargs="+")
     parser.add_argument("--output", type=Path, default=None,
                         help="report to write (default: docs/kernel-performance-<gpu>.md of this checkout)")
     args = parser.parse_args(argv)
     try:
-        payload = json.loads(args.json_file.read_text(encoding="utf-8"))
-        env = payload["environment"]
-        results = [Result.from_dict(r) for r in payload["results"]]
-        settings = payload.get("settings", {})
+        env, results, settings, skipped, community = load_runs(args.json_files)
     except (OSError, ValueError, KeyError, TypeError) as e:
-        print(f"gpu_report.py: error: {args.json_file}: not a kernels_gpu.py --json file ({e})", file=sys.stderr)
+        print(f"gpu_report.py: error: {' '.join(map(str, args.json_files))}: not kernels_gpu.py --json output "
+              f"of one GPU ({e})", file=sys.stderr)
         return 2
     if not results:
-        print(f"gpu_report.py: error: {args.json_file}: no results", file=sys.stderr)
+        print(f"gpu_report.py: error: {' '.join(map(str, args.json_files))}: no results", file=sys.stderr)
         return 2
     output = args.output or Path(__file__).resolve().parents[1] / "docs" / report_name(env["gpu"])
     output.write_text(render_report(results, env, settings.get("command", "python bench/kernels_gpu.py"),
-                                    settings.get("reps", 7), settings.get("target_ms", 5.0),
-                                    payload.get("skipped"), payload.get("community", "not built in this run")),
+                                    settings.get("reps", 7), settings.get("target_ms", 5.0), skipped, community),
                       encoding="utf-8")
     print(f"wrote {output}")
     return 0

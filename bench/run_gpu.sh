@@ -18,7 +18,9 @@
 # benchmark JSON files). Exits non-zero if a build, a test or a check fails
 # (a failed community build only drops its column, and is reported).
 #
-# Environment: PYTHON (default python3), CORES (default: all), HOST_CC and
+# Environment: STEPS (default "build tests kernels-benchmark llama bench":
+# the steps to run; a later call on the same machine can run "bench" alone,
+# on the builds the first left), PYTHON (default python3), CORES (default: all), HOST_CC and
 # HOST_CXX (default /usr/bin/cc and /usr/bin/c++), KERNEL_BUILDER_CACHE (default: a
 # temporary directory), TOTAL_BUDGET_S (default 330: the benchmark drops its
 # least important cases beyond this many seconds of the whole script). Python packages missing on the machine (pytest,
@@ -49,6 +51,8 @@ WORK=$(mktemp -d)
 export KERNEL_BUILDER_CACHE=${KERNEL_BUILDER_CACHE:-$WORK/kernel-builder-cache}
 export PYTHONPATH="$REPO/python/src:$REPO/builder/src${PYTHONPATH:+:$PYTHONPATH}"
 
+STEPS=" ${STEPS:-build tests kernels-benchmark llama bench} "
+wants() { [[ "$STEPS" == *" $1 "* ]]; }
 start=$(date +%s)
 step() { echo "[$(( $(date +%s) - start ))s] $*"; }
 status=0
@@ -92,9 +96,13 @@ step "building the $VARIANT variants with $CORES cores"
 
 # The kernels build in parallel (each has one CUDA file; nvcc compiles its
 # architectures on --cores threads), the community kernel beside them.
-COMMUNITY_BUILD="$WORK/community-build"
+# In the checkout (ignored), so that a later "bench"-only call finds it.
+COMMUNITY_BUILD="$REPO/.community-build"
 community_pid=
-if [ -f .community/SOURCE.json ]; then
+if ! wants build; then
+  step "build skipped (STEPS): using the existing builds"
+elif [ -f .community/SOURCE.json ]; then
+  rm -rf "$COMMUNITY_BUILD"
   "$PY" bench/community.py build --source .community --build-dir "$COMMUNITY_BUILD" \
     >"$LOGS/build-community.log" 2>&1 &
   community_pid=$!
@@ -103,11 +111,12 @@ else
 fi
 pids=()
 for kernel in "${KERNELS[@]}"; do
+  wants build || continue
   "$PY" -m kernel_builder build "examples/$kernel" --variant "$VARIANT" --cores "$CORES" \
     >"$LOGS/build-$kernel.log" 2>&1 &
   pids+=($!)
 done
-for i in "${!KERNELS[@]}"; do
+for i in "${!pids[@]}"; do
   kernel=${KERNELS[$i]}
   if wait "${pids[$i]}"; then
     step "built examples/$kernel"
@@ -129,9 +138,12 @@ if [ -n "$community_pid" ]; then
     tail -30 "$COMMUNITY_BUILD/build.log" 2>/dev/null
     status=1
   fi
+elif [ -f "$COMMUNITY_BUILD/BUILD.json" ]; then
+  COMMUNITY_ARGS=(--community-dir "$COMMUNITY_BUILD")
 fi
 
 for kernel in "${KERNELS[@]}"; do
+  wants tests || break
   if PYTHONPATH="$REPO/examples/$kernel/build/$VARIANT:$PYTHONPATH" \
       "$PY" -m pytest -q -m kernels_ci -p no:cacheprovider "examples/$kernel/tests" \
       >"$LOGS/tests-$kernel.log" 2>&1; then
@@ -146,6 +158,7 @@ done
 
 # `kernels benchmark` of each example (the runner verifies every workload).
 for kernel in "${KERNELS[@]}"; do
+  wants kernels-benchmark || break
   step "kernels benchmark examples/$kernel"
   if "$PY" -m kernels benchmark "examples/$kernel" --no-progress --output "$LOGS/benchmark-$kernel.json" \
       >>"$OUT/kernels-benchmark.txt" 2>&1; then
@@ -155,9 +168,11 @@ for kernel in "${KERNELS[@]}"; do
     status=1
   fi
 done
-cat "$OUT/kernels-benchmark.txt"
+[ -f "$OUT/kernels-benchmark.txt" ] && cat "$OUT/kernels-benchmark.txt"
 
-if "$PY" -c "import transformers" 2>/dev/null; then
+if ! wants llama; then
+  :
+elif "$PY" -c "import transformers" 2>/dev/null; then
   for dtype in float32 bfloat16; do
     if "$PY" tests/llama_rmsnorm_check.py examples/rmsnorm --device cuda --dtype "$dtype" \
         >>"$OUT/llama.txt" 2>&1; then
@@ -174,6 +189,7 @@ fi
 
 # The benchmark skips its least important cases once the whole script has
 # run for TOTAL_BUDGET_S seconds (default 330).
+wants bench || finish $status
 budget=$(( ${TOTAL_BUDGET_S:-330} - ($(date +%s) - start) ))
 [ "$budget" -gt 60 ] || budget=60
 step "running bench/kernels_gpu.py (time budget ${budget}s)"

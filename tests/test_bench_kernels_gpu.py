@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -153,3 +155,38 @@ def test_candidates_and_the_float64_check_on_cpu(bench, monkeypatch, op):
     assert bench.check_candidate(ours, reference, "fp32")[1] is False
     prepared.candidates["eager"].run()
     assert torch.allclose(prepared.candidates["eager"].output(), ours.output() - 1.0, atol=1e-6)
+
+
+def test_runs_of_one_gpu_merge_and_runs_of_two_gpus_do_not(report, tmp_path, capsys):
+    payload = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    rerun = dict(payload["results"][1], kernel_ms=0.09)
+    was_skipped = dict(payload["results"][0], label="rms_norm 16384x14336 bf16", kernel="rms_norm")
+    later = dict(payload, skipped=[], results=[rerun, was_skipped])
+    second = tmp_path / "second.json"
+    second.write_text(json.dumps(later), encoding="utf-8")
+    env, results, _, skipped, _ = report.load_runs([FIXTURE, second])
+    by_label = {r.label: r for r in results}
+    assert len(results) == 4 and by_label["gelu_and_mul 8192x8192 fp16"].kernel_ms == 0.09
+    assert skipped == []  # the first run's skipped case ran in the second
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(dict(later, environment=dict(env, gpu="NVIDIA H100 80GB HBM3"))), encoding="utf-8")
+    assert report.main([str(FIXTURE), str(other), "--output", str(tmp_path / "r.md")]) == 2
+    assert "not 'NVIDIA H200'" in capsys.readouterr().err
+    assert not (tmp_path / "r.md").exists()
+
+
+@pytest.mark.parametrize("script", ["run_gpu.sh", "run_h100.sh"])
+def test_the_run_script_and_its_old_name_need_an_out_dir_and_a_cuda_gpu(script, tmp_path):
+
+
+    proc = subprocess.run(["bash", str(BENCH / script)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "usage: bench/run_gpu.sh OUT_DIR" in proc.stderr
+    pytest.importorskip("torch")
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is present: the script would build and benchmark")
+    proc = subprocess.run(["bash", str(BENCH / script), str(tmp_path / "out")], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHON": sys.executable})
+    assert proc.returncode == 2
+    assert "this script needs a CUDA GPU and a CUDA build of Torch" in proc.stdout + proc.stderr
