@@ -108,6 +108,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--only", default=None, help="run only cases whose label contains this text")
     parser.add_argument("--budget-s", type=float, default=330.0,
                         help="skip the remaining cases once this many seconds have passed (0: no limit)")
+    parser.add_argument("--resume", type=Path, default=None,
+                        help="a --json file of an earlier run on this GPU: skip the cases it has")
     parser.add_argument("--profile-run", action="store_true",
                         help="only run ours (and the community kernel) a few times, untimed: for ncu")
     args = parser.parse_args(argv)
@@ -119,6 +121,12 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
         parser.error(f"--budget-s must be 0 (no limit) or more, got {args.budget_s}")
     if not select_cases(args.quick, args.only):
         parser.error(f"--only {args.only!r}: no case label contains it")
+    args.done = set()
+    if args.resume is not None:
+        try:
+            args.done = {r["label"] for r in json.loads(args.resume.read_text(encoding="utf-8"))["results"]}
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            parser.error(f"--resume {args.resume}: not a kernels_gpu.py --json file ({e})")
     return args
 
 
@@ -375,7 +383,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     if not torch.cuda.is_available():
         print("kernels_gpu.py: CUDA is not available", file=sys.stderr)
         return 2
-    cases = select_cases(args.quick, args.only)
+    cases = [c for c in select_cases(args.quick, args.only) if c.label not in args.done]
+    if not cases:
+        print(f"kernels_gpu.py: every selected case is in {args.resume} already", file=sys.stderr)
+        return 0
     ours, community = load_kernels(args, cases)
     if args.profile_run:
         profile_run(cases, ours, community)

@@ -177,8 +177,6 @@ def test_runs_of_one_gpu_merge_and_runs_of_two_gpus_do_not(report, tmp_path, cap
 
 @pytest.mark.parametrize("script", ["run_gpu.sh", "run_h100.sh"])
 def test_the_run_script_and_its_old_name_need_an_out_dir_and_a_cuda_gpu(script, tmp_path):
-
-
     proc = subprocess.run(["bash", str(BENCH / script)], capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0 and "usage: bench/run_gpu.sh OUT_DIR" in proc.stderr
     pytest.importorskip("torch")
@@ -190,3 +188,14 @@ def test_the_run_script_and_its_old_name_need_an_out_dir_and_a_cuda_gpu(script, 
                           timeout=300, env={**os.environ, "PYTHON": sys.executable})
     assert proc.returncode == 2
     assert "this script needs a CUDA GPU and a CUDA build of Torch" in proc.stdout + proc.stderr
+
+
+def test_resume_reads_the_labels_done_and_rejects_a_file_that_is_not_a_run(bench, tmp_path, capsys):
+    args = bench.parse_args(["--resume", str(FIXTURE)])
+    payload = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    assert args.done == {r["label"] for r in payload["results"]}
+    bad = tmp_path / "bad.json"
+    bad.write_text("[]", encoding="utf-8")
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--resume", str(bad)])
+    assert f"--resume {bad}: not a kernels_gpu.py --json file" in capsys.readouterr().err
