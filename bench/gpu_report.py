@@ -141,6 +141,10 @@ def ncu_command(result: Result) -> str:
             f"python bench/kernels_gpu.py --profile-run --only '{result.label}'")
 
 
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f}" if size >= 1e6 else f"{size / 1e6:.3f}"
+
+
 def _us(ms: Optional[float]) -> str:
     return "—" if ms is None else f"{ms * 1e3:.1f}"
 
@@ -165,7 +169,7 @@ def markdown_table(results: Iterable[Result]) -> str:
         pct = f"{r.pct_copy:.1f}" if r.large else f"({r.pct_copy:.1f})"
         graph = " (graph)" if r.graphed else ""
         lines.append(
-            f"| {r.kernel} | {r.shape[0]}×{r.shape[1]}{graph} | {r.dtype} | {r.bytes_moved / 1e6:.1f} "
+            f"| {r.kernel} | {r.shape[0]}×{r.shape[1]}{graph} | {r.dtype} | {_mb(r.bytes_moved)} "
             f"| {_us(r.kernel_ms)} | {pct} | {r.copy_gbps:.0f} | {_us(r.eager_ms)} | {_us(r.compiled_ms)} "
             f"| {_us(r.community_ms)} | {_ratio(r.vs_eager)} | {_ratio(r.vs_compiled)} | {_ratio(r.vs_community)} "
             f"| {_check(r.check, r.max_abs_err)} | {_check(r.community_check, r.community_max_abs_err)} "

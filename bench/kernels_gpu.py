@@ -121,6 +121,9 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
         parser.error(f"--budget-s must be 0 (no limit) or more, got {args.budget_s}")
     if not select_cases(args.quick, args.only):
         parser.error(f"--only {args.only!r}: no case label contains it")
+    if args.community_dir is not None and not (args.community_dir / "BUILD.json").is_file():
+        parser.error(f"--community-dir {args.community_dir}: no BUILD.json "
+                     "(build it with `python bench/community.py build --build-dir DIR`)")
     args.done = set()
     if args.resume is not None:
         try:

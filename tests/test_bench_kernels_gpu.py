@@ -115,7 +115,11 @@ def test_bad_arguments_get_one_clear_line(bench, capsys, argv, message):
     assert message in capsys.readouterr().err
 
 
-def test_arguments_default_to_a_report_named_later_after_the_gpu(bench, tmp_path):
+def test_arguments_default_to_a_report_named_later_after_the_gpu(bench, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--community-dir", str(tmp_path)])
+    assert f"--community-dir {tmp_path}: no BUILD.json" in capsys.readouterr().err
+    (tmp_path / "BUILD.json").write_text("{}", encoding="utf-8")
     args = bench.parse_args(["--only", "rms_norm 64x4096", "--community-dir", str(tmp_path)])
     assert args.output is None and args.community_dir == tmp_path
     assert [c.label for c in bench.select_cases(args.quick, args.only)] == [
