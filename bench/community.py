@@ -11,7 +11,8 @@ Two steps, on two machines:
 `.community/` (ignored by git: their code is never committed here) with a
 SOURCE.json naming the commit. `build` compiles kernels-community `activation`
 (CUDA, torch stable ABI) with nvcc and the host compiler into one shared
-library, with a registration header of our own in place of kernel-builder's,
+library (loaded with torch.ops.load_library), with a registration header of
+our own in place of kernel-builder's,
 and records where liger-kernels' Triton RMSNorm (pure Python) is. The
 benchmark then calls `load(build_dir)`.
 
@@ -130,26 +131,17 @@ REGISTRATION_HEADER = """\
 // Written by bench/community.py: the registration macros kernels-community's
 // sources expect from kernel-builder, for a build outside kernel-builder.
 #pragma once
-#include <Python.h>
 #include <torch/csrc/stable/library.h>
-
-#define BENCH_CONCAT_IMPL(a, b) a##b
-#define BENCH_CONCAT(a, b) BENCH_CONCAT_IMPL(a, b)
-#define BENCH_STRINGIFY_IMPL(x) #x
-#define BENCH_STRINGIFY(x) BENCH_STRINGIFY_IMPL(x)
 
 // Expand TORCH_EXTENSION_NAME before Torch's macros paste it.
 #define STABLE_TORCH_LIBRARY_EXPAND(NAME, MODULE) STABLE_TORCH_LIBRARY(NAME, MODULE)
 #define STABLE_TORCH_LIBRARY_IMPL_EXPAND(NAME, DEVICE, MODULE) \\
   STABLE_TORCH_LIBRARY_IMPL(NAME, DEVICE, MODULE)
 
-#define REGISTER_EXTENSION(NAME)                                           \\
-  PyMODINIT_FUNC BENCH_CONCAT(PyInit_, NAME)(void) {                       \\
-    static struct PyModuleDef module_def = {                               \\
-        PyModuleDef_HEAD_INIT, BENCH_STRINGIFY(NAME), NULL, 0, NULL,       \\
-        NULL, NULL, NULL, NULL};                                           \\
-    return PyModule_Create(&module_def);                                   \\
-  }
+// The library is loaded with torch.ops.load_library, not imported as a Python
+// module: its static initialisers register the ops, so no PyInit_ function
+// (and no Python header) is needed.
+#define REGISTER_EXTENSION(NAME)
 """
 
 
@@ -161,14 +153,11 @@ class Toolchain:
     cxx: str
     torch_includes: tuple[str, ...]
     torch_lib: str
-    python_include: str
     cuda_lib: str
     cxx11_abi: int
 
 
 def detect_toolchain() -> Toolchain:
-    import sysconfig
-
     import torch
     from torch.utils import cpp_extension
 
@@ -181,7 +170,6 @@ def detect_toolchain() -> Toolchain:
     cxx = os.environ.get("CXX") or shutil.which("c++") or "c++"
     return Toolchain(nvcc=nvcc, cxx=cxx, torch_includes=tuple(cpp_extension.include_paths()),
                      torch_lib=os.path.join(os.path.dirname(torch.__file__), "lib"),
-                     python_include=sysconfig.get_paths()["include"],
                      cuda_lib=cuda_lib, cxx11_abi=int(torch._C._GLIBCXX_USE_CXX11_ABI))
 
 
@@ -190,8 +178,7 @@ def compile_commands(tc: Toolchain, source: Path, build_dir: Path, archs: Sequen
     src = source / "activation"
     defines = ["-DCUDA_KERNEL", "-DUSE_CUDA", f"-DTORCH_EXTENSION_NAME={EXTENSION_NAME}",
                f"-D_GLIBCXX_USE_CXX11_ABI={tc.cxx11_abi}"]
-    includes = [f"-I{build_dir / 'include'}", f"-I{src}", *(f"-I{p}" for p in tc.torch_includes),
-                f"-I{tc.python_include}"]
+    includes = [f"-I{build_dir / 'include'}", f"-I{src}", *(f"-I{p}" for p in tc.torch_includes)]
     gencode = [f"-gencode=arch=compute_{a.replace('.', '')},code=sm_{a.replace('.', '')}" for a in archs]
     commands, objects = [], []
     for name in ACTIVATION_CUDA_SOURCES:

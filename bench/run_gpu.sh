@@ -16,16 +16,17 @@
 # checkout), kernels-<gpu>.json, kernels-benchmark.txt (the `kernels
 # benchmark` tables), llama.txt, and logs.tar.gz (every step's log and the
 # benchmark JSON files). Exits non-zero if a build, a test or a check fails
-# (a failed community build only drops its column, and is reported).
+# (a failed community build drops its column and makes the status non-zero,
+# but the benchmark still runs).
 #
 # Environment: STEPS (default "build tests kernels-benchmark llama bench":
 # the steps to run; a later call on the same machine can run "bench" alone,
 # on the builds the first left), PYTHON (default python3), CORES (default: all), HOST_CC and
 # HOST_CXX (default /usr/bin/cc and /usr/bin/c++), KERNEL_BUILDER_CACHE (default: a
 # temporary directory), TOTAL_BUDGET_S (default 330: the benchmark drops its
-# least important cases beyond this many seconds of the whole script). Python packages missing on the machine (pytest,
-# scikit-build-core, click, ...) are installed from wheels in .whl/ when that
-# folder exists.
+# least important cases beyond this many seconds of the whole script).
+# Python packages missing on the machine (or too old there) are installed from
+# wheels in .whl/ when that folder exists; bench/GPU_RUN.md lists them.
 set -uo pipefail
 
 OUT=${1:?usage: bench/run_gpu.sh OUT_DIR [kernels_gpu.py arguments]}

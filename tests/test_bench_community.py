@@ -100,7 +100,7 @@ def test_the_export_folder_is_ignored_by_git(community):
 
 def _toolchain(community, nvcc="/opt/cuda/bin/nvcc", cxx="/usr/bin/c++"):
     return community.Toolchain(nvcc=nvcc, cxx=cxx, torch_includes=("/torch/include", "/torch/include/api"),
-                               torch_lib="/torch/lib", python_include="/py/include", cuda_lib="/opt/cuda/lib64",
+                               torch_lib="/torch/lib", cuda_lib="/opt/cuda/lib64",
                                cxx11_abi=1)
 
 
@@ -115,7 +115,7 @@ def test_compile_commands_compile_each_source_then_link_them(community, tmp_path
         objects.append(command[command.index("-o") + 1])
         for flag in ("-DCUDA_KERNEL", f"-DTORCH_EXTENSION_NAME={community.EXTENSION_NAME}",
                      f"-I{build_dir / 'include'}", f"-I{source / 'activation'}", "-I/torch/include",
-                     "-I/py/include", "-D_GLIBCXX_USE_CXX11_ABI=1", "-std=c++17"):
+                     "-D_GLIBCXX_USE_CXX11_ABI=1", "-std=c++17"):
             assert flag in command
     nvcc = compiles[0]
     assert "-gencode=arch=compute_90,code=sm_90" in nvcc and "-gencode=arch=compute_100,code=sm_100" in nvcc
