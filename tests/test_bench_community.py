@@ -167,3 +167,23 @@ def test_a_malformed_arch_is_an_argument_error(community, tmp_path, capsys, arch
         community.parse_args(["build", "--build-dir", str(tmp_path), "--arch", arch])
     assert exit_info.value.code == 2
     assert f"--arch {arch!r}: expected a capability like 9.0" in capsys.readouterr().err
+
+
+def test_community_candidates_write_a_poisoned_output_of_the_op_shape(community):
+    torch = pytest.importorskip("torch")
+    calls = []
+    ops = type("Ops", (), {op: staticmethod(lambda out, x, op=op: calls.append(op) or out.fill_(1.0))
+                           for op in community.ACTIVATION_OPS})()
+    rms = type("Rms", (), {"apply": staticmethod(lambda x, w, eps, *rest: (calls.append(rest), x * w)[1])})()
+    kernels = community.Community(activation=ops, liger_rms_norm=rms, description="fixture")
+    make = lambda run, output: (run, output)  # noqa: E731
+    x = torch.randn(3, 8)
+    for op, width in (("silu_and_mul", 4), ("gelu_tanh", 8)):
+        run, output = kernels.candidate(op, (x,), make)
+        assert output().shape == (3, width) and bool(output().isnan().all())
+        run()
+        assert calls[-1] == op and bool((output() == 1.0).all())
+    run, output = kernels.candidate("rms_norm", (x, torch.ones(8), 1e-6), make)
+    run()
+    assert torch.equal(output(), x) and calls[-1] == (0.0, "llama", True, None)  # LigerRMSNorm's own arguments
+    assert all(kernels.supports(op) for op in (*community.ACTIVATION_OPS, "rms_norm"))

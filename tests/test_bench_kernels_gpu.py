@@ -203,3 +203,10 @@ def test_resume_reads_the_labels_done_and_rejects_a_file_that_is_not_a_run(bench
     with pytest.raises(SystemExit):
         bench.parse_args(["--resume", str(bad)])
     assert f"--resume {bad}: not a kernels_gpu.py --json file" in capsys.readouterr().err
+
+
+def test_the_old_benchmark_name_runs_the_new_one():
+    proc = subprocess.run([sys.executable, str(BENCH / "kernels_h100.py"), "--reps", "0"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2 and "--reps must be at least 1" in proc.stderr
+    assert "kernels_gpu.py" in proc.stderr  # usage names the script that ran
