@@ -15,21 +15,44 @@ accurate than running the model in that dtype at all).
 
 Prints one ``RESULT {json}`` line and exits 1 when the logits differ by more
 than the tolerance or a norm was not kernelized. Used by
-tests/test_transformers_e2e.py (CPU) and bench/run_h100.sh (CUDA).
+tests/test_transformers_e2e.py (CPU) and bench/run_gpu.sh (CUDA).
 
-transformers enables its kernels integration only for the ``kernels`` API
-window it was written for: use a transformers release that accepts this
-package's version (requirements-test.txt pins one).
+Runs from source as well as installed: versions come from the packages'
+``__version__``, never from installed-distribution metadata. transformers
+enables its kernels integration only for the ``kernels`` window it was
+written for (``KERNELS_MIN_VERSION <= kernels < KERNELS_MAX_VERSION`` in
+``transformers.utils.import_utils``); when the installed transformers does
+not accept this package's version, the check exits 2 with one line naming the
+transformers releases that do (requirements-test.txt pins one).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import importlib.metadata
 import json
 import sys
 from pathlib import Path
+from typing import Optional
+
+#: transformers releases whose kernels window accepts each kernels API level this package implements
+#: (read from their transformers/utils/import_utils.py: 5.17.0 accepts no 0.17.x, 5.18.0-5.20.x accept
+#: 0.17.0 <= kernels < 0.18, 5.21.0-5.22.2 accept 0.17.2 <= kernels < 0.18).
+TRANSFORMERS_FOR_KERNELS = {"0.17": ">=5.18,<5.23"}
+
+
+def integration_problem(transformers_version: str, kernels_version: str, window: Optional[tuple[str, str]],
+                        enabled: bool) -> Optional[str]:
+    """One line saying why transformers will not use our kernels, or None when it will."""
+    if enabled:
+        return None
+    accepts = f"kernels >={window[0]},<{window[1]}" if window else "no kernels version it can read"
+    api_level = ".".join(kernels_version.split(".")[:2])
+    needed = TRANSFORMERS_FOR_KERNELS.get(api_level)
+    advice = (f"use transformers{needed} (requirements-test.txt pins one)" if needed
+              else "use a transformers release written for this kernels API level")
+    return (f"transformers {transformers_version} does not enable its kernels integration for kernels "
+            f"{kernels_version} (it accepts {accepts}): {advice}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,9 +68,19 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     import kernels
+    import transformers
     import transformers.integrations.hub_kernels as hub_kernels
+    import transformers.utils.import_utils as import_utils
     from transformers import LlamaConfig, LlamaForCausalLM
-    from transformers.utils.import_utils import is_kernels_available
+
+    window = None
+    if hasattr(import_utils, "KERNELS_MIN_VERSION") and hasattr(import_utils, "KERNELS_MAX_VERSION"):
+        window = (import_utils.KERNELS_MIN_VERSION, import_utils.KERNELS_MAX_VERSION)
+    enabled = bool(import_utils.is_kernels_available())
+    problem = integration_problem(transformers.__version__, kernels.__version__, window, enabled)
+    if problem:
+        print(f"llama_rmsnorm_check.py: {problem}", file=sys.stderr)
+        return 2
 
     dtype = getattr(torch, args.dtype)
     config = LlamaConfig(vocab_size=256, hidden_size=256, intermediate_size=512, num_hidden_layers=2,
@@ -75,15 +108,15 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "device": torch.cuda.get_device_name() if device_type == "cuda" else device_type,
         "dtype": args.dtype, "torch": torch.__version__,
-        "transformers": importlib.metadata.version("transformers"),
-        "kernels": importlib.metadata.version("kernels"),
-        "kernels_enabled_by_transformers": is_kernels_available(),
+        "transformers": transformers.__version__,
+        "kernels": kernels.__version__,
+        "kernels_enabled_by_transformers": enabled,
         "norms": len(norms), "kernelized": kernelized,
         "max_abs_logit": reference.float().abs().max().item(),
         "max_abs_diff": max_abs_diff, "dtype_noise_vs_fp32": dtype_noise, "tolerance": tolerance,
     }
     print("RESULT " + json.dumps(result))
-    ok = is_kernels_available() and norms and kernelized == len(norms) and max_abs_diff <= tolerance
+    ok = enabled and norms and kernelized == len(norms) and max_abs_diff <= tolerance
     return 0 if ok else 1
 
 

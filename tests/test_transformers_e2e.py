@@ -1,6 +1,6 @@
 """transformers (from the registry, unmodified) kernelizing a Llama model with the locally built LlamaRMSNorm.
 
-The check itself is tests/llama_rmsnorm_check.py (bench/run_h100.sh runs it on
+The check itself is tests/llama_rmsnorm_check.py (bench/run_gpu.sh runs it on
 CUDA). Skipped when transformers is not installed.
 """
 
