@@ -378,10 +378,10 @@ def test_device_property_errors_use_upstreams_sentence() -> None:
         Device(type="mps", properties=ROCMProperties(min_capability=80, max_capability=90))
 
 
-def test_tpu_is_not_a_device_type_here_yet() -> None:
-    # Upstream accepts Device(type="tpu"); our test_layer.py asserts that it is refused (see docs/layers.md).
-    with pytest.raises(ValueError, match="unsupported device type 'tpu'"):
-        Device(type="tpu")
+def test_tpu_is_a_device_type() -> None:
+    # transformers lists tpu among its device types; upstream accepts it.
+    assert Device(type="tpu") == Device("tpu")
+    kernelize(torch.nn.Sequential(), mode=Mode.INFERENCE, device="tpu")
 
 
 # --- Item 11: per-instance kernelized functions, get_kernelized_layers ------------------------------------
