@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import pytest
 
-from kernel_builder import local_build, nix
+from kernel_builder.build import local as local_build, nix
 from kernel_builder.errors import KernelBuilderError
 
 FAKE_NIX = textwrap.dedent(
@@ -486,7 +486,7 @@ def test_assemble_and_check_a_variant(flake_project: Any, tmp_path: Path) -> Non
 
 def test_sandbox_entry_point_reports_errors(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "kernel_builder.nix", "check", "--variant-dir", str(tmp_path),
+        [sys.executable, "-m", "kernel_builder.build.nix", "check", "--variant-dir", str(tmp_path),
          "--variant", "torch212-cxx11-cpu-x86_64-linux", "--no-abi"],
         capture_output=True, text=True,
     )

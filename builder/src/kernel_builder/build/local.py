@@ -28,12 +28,12 @@ from typing import Callable, Optional
 from kernels.metadata import Backend, Metadata
 from kernels.variants import build_variant_name, current_environment
 
-from .card import fill_card
-from .compat import write_compat_package
-from .config import BuildConfig
-from .errors import KernelBuilderError
-from .gitinfo import unique_id as resolve_unique_id
-from .pyproject import create_pyproject, validate_unique_id
+from ..upload.card import fill_card
+from ..generate.compat import write_compat_package
+from ..config import BuildConfig
+from ..errors import KernelBuilderError
+from ..gitinfo import unique_id as resolve_unique_id
+from ..generate.pyproject import create_pyproject, validate_unique_id
 
 BUILD_DIR = "build"
 CARD_TEMPLATE = "CARD.md"

@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from .config import BuildConfig, load_config
-from .errors import KernelBuilderError
+from ..config import BuildConfig, load_config
+from ..errors import KernelBuilderError
 
 NIX_ARGS_ENV = "KERNEL_BUILDER_NIX_ARGS"
 FLAKE_NIX = "flake.nix"
@@ -243,7 +243,7 @@ def build_with_nix(config: BuildConfig, variant: Optional[str], options: NixOpti
             entries = [(variant, result)]
         build_root = kernel_dir / BUILD_DIR
         copy_variants(entries, build_root)
-    from .local_build import write_card
+    from .local import write_card
 
     write_card(config)
     return NixBuildResult(variants=[name for name, _ in entries], build_dir=kernel_dir / BUILD_DIR, command=argv)
@@ -280,7 +280,7 @@ def copy_variants(entries: Sequence[tuple[str, Path]], build_root: Path) -> None
     the previous builds are replaced (each one atomically) only when every copy
     succeeded.
     """
-    from .local_build import replace_dir, umask
+    from .local import replace_dir, umask
 
     created_root = not build_root.exists()
     build_root.mkdir(parents=True, exist_ok=True)
@@ -438,8 +438,8 @@ def strip_runpaths(root: Path) -> list[Path]:
 
 
 def _finish_variant(config: BuildConfig, out: Path, metadata) -> None:  # type: ignore[no-untyped-def]
-    from .compat import write_compat_package
-    from .local_build import remove_bytecode, write_metadata
+    from ..generate.compat import write_compat_package
+    from .local import remove_bytecode, write_metadata
 
     write_metadata(out, metadata)
     write_compat_package(out, config.general.module_name)
@@ -448,7 +448,7 @@ def _finish_variant(config: BuildConfig, out: Path, metadata) -> None:  # type: 
 
 def assemble(kernel_dir: Path, backend: str, install_dir: Path, cmake_build: Path, out: Path) -> None:
     """``out`` = build/<variant>/ from a CMake install tree of the generated project."""
-    from .local_build import variant_metadata
+    from .local import variant_metadata
 
     config = load_config(kernel_dir)
     package = install_dir / config.general.module_name
@@ -469,8 +469,8 @@ def assemble(kernel_dir: Path, backend: str, install_dir: Path, cmake_build: Pat
 
 
 def assemble_noarch(kernel_dir: Path, backend: str, unique_id: str, out: Path) -> None:
-    from .local_build import assemble_noarch
-    from .pyproject import validate_unique_id
+    from .local import assemble_noarch
+    from ..generate.pyproject import validate_unique_id
 
     config = load_config(kernel_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -498,7 +498,7 @@ def check_variant_dir(variant_dir: Path, variant: str, abi: bool = True, abi_arg
     with tempfile.TemporaryDirectory(prefix="kernel-builder-check-") as tmp:
         # check-builds checks a build/ directory: give it one holding this variant.
         (Path(tmp) / variant).symlink_to(variant_dir.resolve(), target_is_directory=True)
-        from .check_builds import check_builds
+        from ..check.builds import check_builds
 
         report = check_builds(Path(tmp), import_check=import_check)
         problems = report.problems + [f"{v.name}: {p}" for v in report.variants for p in v.problems]

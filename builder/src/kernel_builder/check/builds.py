@@ -32,8 +32,8 @@ from kernels.deps import allowed_dependencies
 from kernels.metadata import Metadata, MetadataError
 from kernels.variants import BACKENDS, ParsedVariant, parse_variant
 
-from .compat import COMPAT_INIT
-from .errors import KernelBuilderError
+from ..generate.compat import COMPAT_INIT
+from ..errors import KernelBuilderError
 
 #: Files and directories that only a build tree has.
 STRAY_NAMES = frozenset({

@@ -8,9 +8,9 @@ from typing import Any, Optional
 
 import click
 
-from . import __version__
-from .config import BuildConfig, load_config
-from .errors import KernelBuilderError
+from .. import __version__
+from ..config import BuildConfig, load_config
+from ..errors import KernelBuilderError
 
 KERNEL_DIR = click.argument(
     "kernel_dir", required=False, default=".", type=click.Path(path_type=Path, file_okay=False)
@@ -60,8 +60,8 @@ def create_pyproject_command(kernel_dir: Path, target_dir: Optional[Path], force
     TARGET_DIR is the directory to write the generated files to (the
     directory of build.toml when absent).
     """
-    from .gitinfo import unique_id as resolve_unique_id
-    from .pyproject import create_pyproject
+    from ..gitinfo import unique_id as resolve_unique_id
+    from ..generate.pyproject import create_pyproject
 
     config = load_config(kernel_dir)
     target = target_dir if target_dir is not None else kernel_dir
@@ -89,7 +89,7 @@ def clean_pyproject_command(kernel_dir: Path, target_dir: Optional[Path], dry_ru
     TARGET_DIR is the directory to clean from (the directory of build.toml
     when absent).
     """
-    from .pyproject import apply_clean, plan_clean
+    from ..generate.pyproject import apply_clean, plan_clean
 
     config = load_config(kernel_dir)
     target = target_dir if target_dir is not None else kernel_dir
@@ -118,9 +118,9 @@ def clean_pyproject_command(kernel_dir: Path, target_dir: Optional[Path], dry_ru
 @KERNEL_DIR
 def update_build_command(kernel_dir: Path) -> None:
     """Update a `build.toml` to the current format."""
-    from ._toml import tomllib
-    from .config import BUILD_TOML, parse_config
-    from .formats import CURRENT_FORMAT, upgrade
+    from .._toml import tomllib
+    from ..config import BUILD_TOML, parse_config
+    from ..config.formats import CURRENT_FORMAT, upgrade
 
     path = kernel_dir / BUILD_TOML
     try:
@@ -159,7 +159,7 @@ def check_abi_command(kernel_dir: Path, manylinux: str, macos: str, python_abi: 
     KERNEL_DIR is a kernel project (its build/ and result/ are checked), a
     build or variant directory, or a single library file.
     """
-    from .abi.report import AbiOptions, run_check_abi
+    from ..check.abi.report import AbiOptions, run_check_abi
 
     options = AbiOptions(manylinux=manylinux, macos=macos, python=python_abi, torch_stable_abi=torch_stable_abi)
     status = run_check_abi(kernel_dir, options, out=click.echo, err=lambda line: click.echo(line, err=True))
@@ -170,7 +170,7 @@ def check_abi_command(kernel_dir: Path, manylinux: str, macos: str, python_abi: 
 @KERNEL_DIR
 def check_builds_command(kernel_dir: Path) -> None:
     """Validate kernel builds (layout, metadata, compatibility package, import)."""
-    from .check_builds import run_check_builds
+    from ..check.builds import run_check_builds
 
     sys.exit(run_check_builds(kernel_dir, out=click.echo))
 
@@ -180,7 +180,7 @@ def check_builds_command(kernel_dir: Path) -> None:
 @click.option("--arch", "arch_only", is_flag=True, help="Only list variants for the current architecture.")
 def list_variants_command(kernel_dir: Path, arch_only: bool) -> None:
     """List build variants."""
-    from .variants import kernel_variants
+    from ..plan import kernel_variants
 
     config = load_config(kernel_dir)
     for name in kernel_variants(config, arch_only=arch_only):
@@ -201,13 +201,13 @@ def _build_options(func: Any) -> Any:
 
 def _run_build(kernel_dir: Path, variant: Optional[str], max_jobs: Optional[int], cores: Optional[int],
                print_build_logs: bool, local: bool, unique_id: Optional[str]) -> None:
-    from .local_build import BuildOptions, build_local
+    from ..build.local import BuildOptions, build_local
 
     config: BuildConfig = load_config(kernel_dir)
     if local:
         reason = "--local given"
     else:
-        from .nix import NixOptions, build_with_nix, nix_status
+        from ..build.nix import NixOptions, build_with_nix, nix_status
 
         status = nix_status(config.kernel_dir)
         if status.usable:
@@ -285,7 +285,7 @@ def _upload_options(func: Any) -> Any:
 def _run_upload(kernel_dir: Path, repo_id: Optional[str], branch: Optional[str], private: bool, repo_type: str,
                 create_pr: bool, output_json: bool, allow_dirty: bool, allow_mixed_versions: bool,
                 quiet: bool) -> None:
-    from .upload import describe, plan_upload, result_json, upload
+    from ..upload import describe, plan_upload, result_json, upload
 
     plan = plan_upload(kernel_dir, repo_id=repo_id, branch=branch, repo_type=repo_type,
                        allow_dirty=allow_dirty, allow_mixed_versions=allow_mixed_versions)
@@ -334,14 +334,14 @@ def build_and_upload_command(kernel_dir: Path, variant: Optional[str], max_jobs:
 
 def _shell_command(kind: str, kernel_dir: Path, local: bool, variant: Optional[str], max_jobs: Optional[int],
                    cores: Optional[int], print_build_logs: bool) -> None:
-    from .local_build import BuildOptions
+    from ..build.local import BuildOptions
     from .shells import prepare_devshell, prepare_testshell, run_shell
 
     config = load_config(kernel_dir)
     log = lambda line: click.echo(line, err=True)  # noqa: E731
     if not local:
-        from .nix import NixOptions, nix_status
-        from .nix import run_shell as run_nix_shell
+        from ..build.nix import NixOptions, nix_status
+        from ..build.nix import run_shell as run_nix_shell
 
         status = nix_status(config.kernel_dir)
         if status.usable:

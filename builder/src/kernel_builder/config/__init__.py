@@ -17,8 +17,8 @@ from kernels._data import load_lib_json
 from kernels.metadata import is_module_name
 from packaging.version import InvalidVersion, Version
 
-from ._toml import tomllib
-from .errors import ConfigError
+from .._toml import tomllib
+from ..errors import ConfigError
 
 BUILD_TOML = "build.toml"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kernels._data import load_lib_json
 
-from .config import BuildConfig, Kernel
+from ..config import BuildConfig, Kernel
 
 #: Backends whose Torch extension this generator can configure. (Neuron
 #: kernels are Python-only: they are built as noarch kernels.)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from kernels import matrix
 from kernels.variants import current_environment, system_name
 
-from .config import BuildConfig
+from ..config import BuildConfig
 
 
 def _text(version: object) -> str | None:

@@ -35,8 +35,8 @@ from urllib.parse import quote
 from kernels.metadata import Metadata, MetadataError
 from kernels.variants import is_valid_variant_name
 
-from .config import BUILD_TOML, load_config
-from .errors import KernelBuilderError
+from ..config import BUILD_TOML, load_config
+from ..errors import KernelBuilderError
 
 BUILD_DIR = "build"
 BUILT_CARD = "CARD.md"
@@ -325,7 +325,7 @@ def upload(plan: UploadPlan, private: bool = False, create_pr: bool = False,
     """Create the repository and branch if needed and commit the plan (at most one commit per branch)."""
     from huggingface_hub import HfApi
 
-    from . import __version__
+    from .. import __version__
 
     api = HfApi(library_name="kernel-builder", library_version=__version__)
     target = f"{plan.repo_id} ({plan.repo_type} repository)"

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from .._toml import tomllib
-from ..errors import KernelBuilderError
+from ..._toml import tomllib
+from ...errors import KernelBuilderError
 from .binary import BinaryFormatError, BinaryInfo, Violation, read_binary
 from .manylinux import TOOLCHAIN_FAMILIES, check_manylinux, split_version
 from .policies import (
