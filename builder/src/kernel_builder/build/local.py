@@ -33,20 +33,12 @@ from ..generate.compat import write_compat_package
 from ..config import BuildConfig
 from ..errors import KernelBuilderError
 from ..gitinfo import unique_id as resolve_unique_id
+from ..options import BuildOptions
 from ..generate.pyproject import create_pyproject, validate_unique_id
 
 BUILD_DIR = "build"
 CARD_TEMPLATE = "CARD.md"
 BUILT_CARD = "CARD.md"
-
-
-@dataclass(frozen=True)
-class BuildOptions:
-    unique_id: Optional[str] = None
-    max_jobs: Optional[int] = None
-    cores: Optional[int] = None
-    print_build_logs: bool = False
-    variant: Optional[str] = None
 
 
 @dataclass(frozen=True)

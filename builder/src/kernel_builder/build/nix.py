@@ -34,6 +34,7 @@ from typing import Callable, Optional, Sequence
 
 from ..config import BuildConfig
 from ..errors import KernelBuilderError
+from ..options import BuildOptions
 
 NIX_ARGS_ENV = "KERNEL_BUILDER_NIX_ARGS"
 FLAKE_NIX = "flake.nix"
@@ -95,6 +96,11 @@ class NixOptions:
                  print_build_logs: bool = False) -> "NixOptions":
         extra = tuple(shlex.split(os.environ.get(NIX_ARGS_ENV, "")))
         return cls(max_jobs=max_jobs, cores=cores, print_build_logs=print_build_logs, extra_args=extra)
+
+    @classmethod
+    def for_build(cls, options: BuildOptions) -> "NixOptions":
+        """The Nix flags a build or shell with ``options`` passes (plus ``KERNEL_BUILDER_NIX_ARGS``)."""
+        return cls.from_env(max_jobs=options.max_jobs, cores=options.cores, print_build_logs=options.print_build_logs)
 
     def flags(self) -> list[str]:
         flags: list[str] = []
