@@ -1,0 +1,12 @@
+#@ kernel
+if(KERNEL_BACKEND STREQUAL "{{backend}}")
+{{kernel_sources}}
+  kb_configure_object({{target}})
+  target_include_directories({{target}} PRIVATE {{?includes}})
+  target_compile_options({{target}} PRIVATE {{?cxx_flags}})
+{{?kernel_options}}
+{{?dependencies}}
+  target_link_libraries(${OPS_NAME} PRIVATE {{target}})
+endif()
+#@ kernel-sources
+  add_library({{target}} OBJECT {{sources}})
