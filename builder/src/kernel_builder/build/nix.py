@@ -189,18 +189,10 @@ class NixBuildResult:
 
 def check_variant(config: BuildConfig, variant: str) -> None:
     """Refuse a --variant the kernel does not have (before asking Nix)."""
-    from kernels.matrix import variants_for
+    from ..plan import variants_on
 
     system = variant_system(variant)
-    known = variants_for(
-        config.general.backends,
-        noarch=config.is_noarch,
-        torch_minver=str(config.torch.minver) if config.torch and config.torch.minver else None,
-        torch_maxver=str(config.torch.maxver) if config.torch and config.torch.maxver else None,
-        cuda_minver=str(config.general.cuda.minver) if config.general.cuda.minver else None,
-        cuda_maxver=str(config.general.cuda.maxver) if config.general.cuda.maxver else None,
-        system=system,
-    )
+    known = variants_on(config, system)
     if variant not in known:
         listed = ", ".join(known) if known else "none"
         raise KernelBuilderError(

@@ -1,3 +1,5 @@
+# kernel-builder's CMake template for the cuda backend. Each '#@ <section>' line starts a section
+# that generate/cmake.py puts into the generated CMakeLists.txt; {{name}} is replaced by a value.
 #@ languages
   enable_language(CUDA)
   string(REGEX MATCH "^[0-9]+\.[0-9]+" KB_CUDA_TOOLKIT "${CMAKE_CUDA_COMPILER_VERSION}")

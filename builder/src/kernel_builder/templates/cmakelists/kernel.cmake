@@ -1,3 +1,5 @@
+# The CMake block that compiles one [kernel.*] section (see generate/cmake.py); a backend's
+# template may replace 'kernel-sources' and adds its 'kernel-options'.
 #@ kernel
 if(KERNEL_BACKEND STREQUAL "{{backend}}")
 {{kernel_sources}}

@@ -1,3 +1,5 @@
+# kernel-builder's CMake template for the rocm backend. Each '#@ <section>' line starts a section
+# that generate/cmake.py puts into the generated CMakeLists.txt; {{name}} is replaced by a value.
 #@ toolchain
   enable_language(HIP)
 #@ functions
