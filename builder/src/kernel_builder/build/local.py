@@ -86,6 +86,11 @@ def buildable_variants(config: BuildConfig) -> list[tuple[str, str]]:
     return variants
 
 
+def built_archs(info: dict, backend: str) -> tuple[str, ...]:
+    """The GPU architectures a CMake build recorded in kernel-build-info.json (for metadata.json)."""
+    return tuple(info.get("archs", ())) if backend in ("cuda", "rocm") else ()
+
+
 def _cuda_version(backend: str) -> Optional[str]:
     """The CUDA version of the installed Torch, for a CUDA build (the bounds of other backends ignore it)."""
     if backend != "cuda":
@@ -220,7 +225,7 @@ def _build_extension(config: BuildConfig, backend: str, variant: str, uid: str, 
         info = json.loads(info_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise KernelBuilderError(f"{info_file}: cannot read build information ({e})") from None
-    archs = tuple(info.get("archs", ())) if backend in ("cuda", "rocm") else ()
+    archs = built_archs(info, backend)
     return variant_metadata(config, backend, info["ops_name"], archs), log_file
 
 

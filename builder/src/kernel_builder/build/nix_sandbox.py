@@ -44,7 +44,7 @@ def _finish_variant(config: BuildConfig, out: Path, metadata) -> None:  # type: 
 
 def assemble(kernel_dir: Path, backend: str, install_dir: Path, cmake_build: Path, out: Path) -> None:
     """``out`` = build/<variant>/ from a CMake install tree of the generated project."""
-    from .local import variant_metadata
+    from .local import built_archs, variant_metadata
 
     config = load_config(kernel_dir)
     package = install_dir / config.general.module_name
@@ -59,7 +59,7 @@ def assemble(kernel_dir: Path, backend: str, install_dir: Path, cmake_build: Pat
         raise KernelBuilderError(f"{info_file}: built for backend {info.get('backend')!r}, expected {backend!r}")
     out.mkdir(parents=True, exist_ok=True)
     shutil.copytree(package, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.py[co]"))
-    archs = tuple(info.get("archs", ())) if backend in ("cuda", "rocm") else ()
+    archs = built_archs(info, backend)
     _finish_variant(config, out, variant_metadata(config, backend, info["ops_name"], archs))
     strip_runpaths(out)
 

@@ -20,23 +20,32 @@ from kernels._data import load_lib_json
 
 from ..config import BuildConfig, Kernel
 
-#: Backends whose Torch extension this generator can configure. (Neuron
-#: kernels are Python-only: they are built as noarch kernels.)
-CMAKE_BACKENDS = ("cpu", "cuda", "metal", "rocm", "xpu")
 #: Source suffixes compiled per backend beyond C/C++ (headers are listed too but not compiled).
 _METAL_SHADER = ".metal"
 
-#: The order in which backend templates contribute their sections (and their
-#: ``if()/elseif()`` branches) to the generated CMakeLists.txt.
-TEMPLATE_ORDER = ("cuda", "rocm", "xpu", "metal", "cpu")
 
 Value = Union[str, Callable[[], str]]
 _PLACEHOLDER = re.compile(r"\{\{(\??)([a-z_:-]+)\}\}")
 _SECTION = "#@ "
 
 
+_TEMPLATES = resources.files("kernel_builder").joinpath("templates", "cmakelists")
+#: Templates that belong to no backend: the project and the [kernel.*] block.
+_SHARED_TEMPLATES = ("common.cmake", "kernel.cmake")
+
+#: Backends whose Torch extension this generator can configure: those with a
+#: template in templates/cmakelists/. (Neuron, TPU and CANN kernels are
+#: Python-only: they are built as noarch kernels.)
+CMAKE_BACKENDS = tuple(sorted(entry.name[: -len(".cmake")] for entry in _TEMPLATES.iterdir()
+                              if entry.name.endswith(".cmake") and entry.name not in _SHARED_TEMPLATES))
+#: The order in which backend templates contribute their sections (and their
+#: ``if()/elseif()`` branches); backends not named here follow in name order.
+_FIRST = ("cuda", "rocm", "xpu", "metal")
+TEMPLATE_ORDER = tuple(b for b in _FIRST if b in CMAKE_BACKENDS) + tuple(b for b in CMAKE_BACKENDS if b not in _FIRST)
+
+
 def _template(name: str) -> str:
-    return resources.files("kernel_builder").joinpath("templates", "cmakelists", name).read_text(encoding="utf-8")
+    return _TEMPLATES.joinpath(name).read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=None)
