@@ -221,7 +221,8 @@ class Project:
 WORKER = r'''
 import json, sys, time
 marks = [("start", time.time())]
-from kernel_builder import cli, local_build
+from kernel_builder import cli
+from kernel_builder.build import local as local_build
 marks.append(("imports", time.time()))
 
 def timed(name, fn):

@@ -91,7 +91,7 @@ step "GPU: $GPU_NAME -> report $REPORT"
 VARIANT=$("$PY" -c "
 from pathlib import Path
 from kernel_builder.config import load_config
-from kernel_builder.local_build import choose_backend
+from kernel_builder.build.local import choose_backend
 print(choose_backend(load_config(Path('examples/activation')))[1])") || exit 2
 step "building the $VARIANT variants with $CORES cores"
 

@@ -49,7 +49,7 @@ def build_relu(destination: Path, env: dict[str, str], unique_id: str) -> BuiltK
 def build_example(name: str, destination: Path, env: dict[str, str], unique_id: str) -> BuiltKernel:
     """A clean copy of ``examples/<name>`` built for this environment (its preferred variant)."""
     from kernel_builder.config import load_config
-    from kernel_builder.local_build import choose_backend
+    from kernel_builder.build.local import choose_backend
 
     kernel_dir = copy_example(name, destination)
     result = run_kernel_builder("build", "--local", str(kernel_dir), "--unique-id", unique_id, env=env)

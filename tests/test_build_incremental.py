@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from kernel_builder import local_build
+from kernel_builder.build import local as local_build
 from kernel_builder.config import load_config
 
 from e2e_support import BuiltKernel, run_kernel_builder

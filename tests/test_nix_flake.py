@@ -251,7 +251,7 @@ DESCRIBE = (
 
 def test_variant_derivations_carry_their_configuration(flakes: dict[str, Path], nix_env: dict[str, str],
                                                      example_copies: dict[str, Path], tmp_path: Path) -> None:
-    from kernel_builder.cmake import cuda_arch_tables
+    from kernel_builder.generate.cmake import cuda_arch_tables
 
     kernel = example_copies["relu"]
     cuda = nix_eval(flakes, nix_env, kernel, "packages.x86_64-linux.torch212-cxx11-cu126-x86_64-linux", DESCRIBE)
@@ -555,7 +555,7 @@ def test_nix_build_of_the_cpu_variant(flakes: dict[str, Path], nix_env: dict[str
     assert (kernel / "build" / "CARD.md").is_file()
     assert os.access(variant_dir / "metadata.json", os.W_OK)
 
-    from kernel_builder.nix import runpaths
+    from kernel_builder.check.abi.elf import runpaths
 
     [extension] = variant_dir.glob("*.so")
     assert runpaths(extension) == []

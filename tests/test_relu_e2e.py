@@ -12,10 +12,10 @@ import pytest
 import torch
 
 import kernels
-from kernel_builder import local_build
+from kernel_builder.build import local as local_build
 from kernel_builder.config import load_config
 from kernel_builder.errors import KernelBuilderError
-from kernel_builder.local_build import BuildOptions, build_local
+from kernel_builder.build.local import BuildOptions, build_local
 
 from e2e_support import BuiltKernel, copy_example, run_kernel_builder
 

@@ -76,7 +76,7 @@ def main() -> None:
         raise SystemExit(f"{library} is {size / 1e6:.0f} MB; the benchmark needs a library of at least 100 MB")
     print(f"library: {library} ({size / 1e6:.0f} MB)")
 
-    from kernel_builder.abi import AbiOptions, check_library
+    from kernel_builder.check.abi import AbiOptions, check_library
 
     options = AbiOptions().validated()
     check_library(library, options)  # warm the page cache and the data files

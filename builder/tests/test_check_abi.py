@@ -22,9 +22,9 @@ from typing import Callable
 import pytest
 from click.testing import Result
 
-from kernel_builder.abi import AbiOptions, check_library, read_binary
-from kernel_builder.abi.binary import BinaryFormatError
-from kernel_builder.abi.torch_abi import mangled_namespace
+from kernel_builder.check.abi import AbiOptions, check_library, read_binary
+from kernel_builder.check.abi.binary import BinaryFormatError
+from kernel_builder.check.abi.torch_abi import mangled_namespace
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
 

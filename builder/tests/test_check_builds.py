@@ -16,8 +16,8 @@ from typing import Any, Callable
 import pytest
 from click.testing import Result
 
-from kernel_builder.check_builds import check_builds
-from kernel_builder.compat import COMPAT_INIT
+from kernel_builder.check.builds import check_builds
+from kernel_builder.generate.compat import COMPAT_INIT
 
 NAME = "mykernel"
 OPS = "_mykernel_cpu_abc123"

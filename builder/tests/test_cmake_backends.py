@@ -26,9 +26,9 @@ from pathlib import Path
 import pytest
 from kernels._data import load_lib_json
 
-from kernel_builder.cmake import CMAKE_BACKENDS, rocm_archs
+from kernel_builder.generate.cmake import CMAKE_BACKENDS, rocm_archs
 from kernel_builder.config import load_config
-from kernel_builder.pyproject import GENERATED_MARKER, GENERATED_PATHS, generated_files
+from kernel_builder.generate.pyproject import GENERATED_MARKER, GENERATED_PATHS, generated_files
 
 SOURCE_DIR = "${CMAKE_CURRENT_SOURCE_DIR}"
 DEPENDENCIES: dict = {k: v for k, v in load_lib_json("dependencies").items() if not k.startswith("_")}

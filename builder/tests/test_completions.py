@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from kernel_builder.cli import main
-from kernel_builder.completions import SHELLS
+from kernel_builder.cli.completions import SHELLS
 
 BIN_DIR = Path(sys.executable).parent
 HAS_SCRIPT = (BIN_DIR / "kernel-builder").exists()

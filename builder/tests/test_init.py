@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from kernel_builder.card import fill_card
+from kernel_builder.upload.card import fill_card
 from kernel_builder.config import buildable_backends, load_config
-from kernel_builder.init import (
+from kernel_builder.cli.init import (
     DEFAULT_FLAKE_URL,
     FLAKE_URL_ENV,
     KernelName,
@@ -459,7 +459,7 @@ def _syntax_check(source: Path, *extra: str) -> None:
 
 @pytest.fixture(scope="module")
 def all_backends_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from kernel_builder.init import write_scaffold
+    from kernel_builder.cli.init import write_scaffold
 
     root = tmp_path_factory.mktemp("all") / "k"
     write_scaffold(root, scaffold_files(KernelName("k", "o"), ALL))

@@ -19,11 +19,11 @@ from kernels._data import load_lib_json
 
 from kernel_builder import cli as cli_module
 from kernel_builder._toml import tomllib
-from kernel_builder.cmake import CMAKE_BACKENDS, cuda_arch_tables, render_cmakelists
+from kernel_builder.generate.cmake import CMAKE_BACKENDS, cuda_arch_tables, render_cmakelists
 from kernel_builder.config import load_config
 from kernel_builder.errors import KernelBuilderError
 from kernel_builder.gitinfo import git_status, unique_id
-from kernel_builder.pyproject import (
+from kernel_builder.generate.pyproject import (
     GENERATED_MARKER,
     GENERATED_PATHS,
     create_pyproject,

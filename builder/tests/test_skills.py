@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kernel_builder.skills import SKILLS, skill_files
+from kernel_builder.cli.skills import SKILLS, skill_files
 
 
 @pytest.fixture

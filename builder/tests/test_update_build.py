@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from kernel_builder.cli import main
 from kernel_builder.config import load_config
-from kernel_builder.formats import detect_format, upgrade
+from kernel_builder.config.formats import detect_format, upgrade
 from kernel_builder._toml import tomllib
 
 V1 = """\

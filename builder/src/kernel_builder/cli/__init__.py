@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Optional
 
 import click
 
-from . import __version__
-from .config import BuildConfig, load_config
-from .errors import KernelBuilderError
+from .. import __version__
+from ..config import BuildConfig, load_config
+from ..errors import KernelBuilderError
+from ..options import BuildOptions
 
 KERNEL_DIR = click.argument(
     "kernel_dir", required=False, default=".", type=click.Path(path_type=Path, file_okay=False)
@@ -60,8 +62,8 @@ def create_pyproject_command(kernel_dir: Path, target_dir: Optional[Path], force
     TARGET_DIR is the directory to write the generated files to (the
     directory of build.toml when absent).
     """
-    from .gitinfo import unique_id as resolve_unique_id
-    from .pyproject import create_pyproject
+    from ..gitinfo import unique_id as resolve_unique_id
+    from ..generate.pyproject import create_pyproject
 
     config = load_config(kernel_dir)
     target = target_dir if target_dir is not None else kernel_dir
@@ -89,7 +91,7 @@ def clean_pyproject_command(kernel_dir: Path, target_dir: Optional[Path], dry_ru
     TARGET_DIR is the directory to clean from (the directory of build.toml
     when absent).
     """
-    from .pyproject import apply_clean, plan_clean
+    from ..generate.pyproject import apply_clean, plan_clean
 
     config = load_config(kernel_dir)
     target = target_dir if target_dir is not None else kernel_dir
@@ -118,9 +120,9 @@ def clean_pyproject_command(kernel_dir: Path, target_dir: Optional[Path], dry_ru
 @KERNEL_DIR
 def update_build_command(kernel_dir: Path) -> None:
     """Update a `build.toml` to the current format."""
-    from ._toml import tomllib
-    from .config import BUILD_TOML, parse_config
-    from .formats import CURRENT_FORMAT, upgrade
+    from .._toml import tomllib
+    from ..config import BUILD_TOML, parse_config
+    from ..config.formats import CURRENT_FORMAT, upgrade
 
     path = kernel_dir / BUILD_TOML
     try:
@@ -159,7 +161,7 @@ def check_abi_command(kernel_dir: Path, manylinux: str, macos: str, python_abi: 
     KERNEL_DIR is a kernel project (its build/ and result/ are checked), a
     build or variant directory, or a single library file.
     """
-    from .abi.report import AbiOptions, run_check_abi
+    from ..check.abi.report import AbiOptions, run_check_abi
 
     options = AbiOptions(manylinux=manylinux, macos=macos, python=python_abi, torch_stable_abi=torch_stable_abi)
     status = run_check_abi(kernel_dir, options, out=click.echo, err=lambda line: click.echo(line, err=True))
@@ -170,7 +172,7 @@ def check_abi_command(kernel_dir: Path, manylinux: str, macos: str, python_abi: 
 @KERNEL_DIR
 def check_builds_command(kernel_dir: Path) -> None:
     """Validate kernel builds (layout, metadata, compatibility package, import)."""
-    from .check_builds import run_check_builds
+    from ..check.builds import run_check_builds
 
     sys.exit(run_check_builds(kernel_dir, out=click.echo))
 
@@ -180,7 +182,7 @@ def check_builds_command(kernel_dir: Path) -> None:
 @click.option("--arch", "arch_only", is_flag=True, help="Only list variants for the current architecture.")
 def list_variants_command(kernel_dir: Path, arch_only: bool) -> None:
     """List build variants."""
-    from .variants import kernel_variants
+    from ..plan import kernel_variants
 
     config = load_config(kernel_dir)
     for name in kernel_variants(config, arch_only=arch_only):
@@ -199,68 +201,59 @@ def _build_options(func: Any) -> Any:
     return func
 
 
-def _run_build(kernel_dir: Path, variant: Optional[str], max_jobs: Optional[int], cores: Optional[int],
-               print_build_logs: bool, local: bool, unique_id: Optional[str]) -> None:
-    from .local_build import BuildOptions, build_local
+def _log(line: str) -> None:
+    """Progress and diagnostics go to standard error; results to standard output."""
+    click.echo(line, err=True)
+
+
+def _relative(path: Path) -> Path:
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def _run_build(kernel_dir: Path, options: BuildOptions) -> None:
+    from ..build import build, choose_toolchain
 
     config: BuildConfig = load_config(kernel_dir)
-    if local:
-        reason = "--local given"
-    else:
-        from .nix import NixOptions, build_with_nix, nix_status
-
-        status = nix_status(config.kernel_dir)
-        if status.usable:
-            if unique_id is not None:
-                raise KernelBuilderError(
-                    "--unique-id: Nix builds take the ops namespace from the flake's git revision; "
-                    "use --local to choose it"
-                )
-            nix_options = NixOptions.from_env(max_jobs=max_jobs, cores=cores, print_build_logs=print_build_logs)
-            built = build_with_nix(config, variant, nix_options, log=lambda line: click.echo(line, err=True),
-                                   nix=status.executable or "nix")
-            if not built.variants:
-                click.echo("Nix built no variants: this kernel has no bundle variant for this system")
-                return
-            rel = built.build_dir
-            try:
-                rel = built.build_dir.relative_to(Path.cwd())
-            except ValueError:
-                pass
-            click.echo(f"Built {len(built.variants)} variant(s) with Nix into {rel}: {', '.join(built.variants)}")
+    outcome = build(config, options, choose_toolchain(config, options), _log)
+    if outcome.nix_result is not None:
+        built = outcome.nix_result
+        if not built.variants:
+            click.echo("Nix built no variants: this kernel has no bundle variant for this system")
             return
-        reason = status.reason
-    click.echo(f"{reason}: building this environment's variant with the host toolchain (CMake + Ninja)", err=True)
-    options = BuildOptions(unique_id=unique_id, max_jobs=max_jobs, cores=cores,
-                           print_build_logs=print_build_logs, variant=variant)
-    results = build_local(config, options, log=lambda line: click.echo(line, err=True))
-    for result in results:
-        rel = result.variant_dir
-        try:
-            rel = result.variant_dir.relative_to(Path.cwd())
-        except ValueError:
-            pass
-        click.echo(f"Built variant {result.variant} (ops namespace {result.metadata.id}) into {rel}")
+        click.echo(f"Built {len(built.variants)} variant(s) with Nix into {_relative(built.build_dir)}: "
+                   f"{', '.join(built.variants)}")
+        return
+    for result in outcome.local_results:
+        click.echo(f"Built variant {result.variant} (ops namespace {result.metadata.id}) into "
+                   f"{_relative(result.variant_dir)}")
     click.echo("Only this environment's variants were built; the full variant matrix needs Nix (see install.sh).")
+
+
+def _split_options(params: dict[str, Any]) -> tuple[BuildOptions, dict[str, Any]]:
+    """The build options among a command's parameters, and the rest (the upload options)."""
+    names = {f.name for f in fields(BuildOptions)}
+    build_params = {k: v for k, v in params.items() if k in names}
+    return BuildOptions(**build_params), {k: v for k, v in params.items() if k not in names}
 
 
 @main.command("build")
 @KERNEL_DIR
 @click.option("--variant", help="Build a specific variant.")
 @_build_options
-def build_command(kernel_dir: Path, variant: Optional[str], max_jobs: Optional[int], cores: Optional[int],
-                  print_build_logs: bool, local: bool, unique_id: Optional[str]) -> None:
+def build_command(kernel_dir: Path, **params: Any) -> None:
     """Build the kernel locally (alias for build-and-copy)."""
-    _run_build(kernel_dir, variant, max_jobs, cores, print_build_logs, local, unique_id)
+    _run_build(kernel_dir, BuildOptions(**params))
 
 
 @main.command("build-and-copy", short_help="Build the kernel and copy artifacts locally.")
 @KERNEL_DIR
 @_build_options
-def build_and_copy_command(kernel_dir: Path, max_jobs: Optional[int], cores: Optional[int],
-                           print_build_logs: bool, local: bool, unique_id: Optional[str]) -> None:
+def build_and_copy_command(kernel_dir: Path, **params: Any) -> None:
     """Build the kernel and copy artifacts locally (into build/)."""
-    _run_build(kernel_dir, None, max_jobs, cores, print_build_logs, local, unique_id)
+    _run_build(kernel_dir, BuildOptions(**params))
 
 
 def _upload_options(func: Any) -> Any:
@@ -285,7 +278,7 @@ def _upload_options(func: Any) -> Any:
 def _run_upload(kernel_dir: Path, repo_id: Optional[str], branch: Optional[str], private: bool, repo_type: str,
                 create_pr: bool, output_json: bool, allow_dirty: bool, allow_mixed_versions: bool,
                 quiet: bool) -> None:
-    from .upload import describe, plan_upload, result_json, upload
+    from ..upload import describe, plan_upload, result_json, upload
 
     plan = plan_upload(kernel_dir, repo_id=repo_id, branch=branch, repo_type=repo_type,
                        allow_dirty=allow_dirty, allow_mixed_versions=allow_mixed_versions)
@@ -313,12 +306,11 @@ def upload_command(kernel_dir: Path, **options: Any) -> None:
 @click.option("--variant", help="Build a specific variant.")
 @_build_options
 @_upload_options
-def build_and_upload_command(kernel_dir: Path, variant: Optional[str], max_jobs: Optional[int],
-                             cores: Optional[int], print_build_logs: bool, local: bool,
-                             unique_id: Optional[str], **options: Any) -> None:
+def build_and_upload_command(kernel_dir: Path, **params: Any) -> None:
     """Build the kernel and upload it to the Hugging Face Hub."""
     import contextlib
 
+    build_options, options = _split_options(params)
     # Check the upload arguments before spending time on a build.
     if options["repo_id"] is None:
         if load_config(kernel_dir).general.hub.repo_id is None:
@@ -328,32 +320,29 @@ def build_and_upload_command(kernel_dir: Path, variant: Optional[str], max_jobs:
     # With --output-json, standard output carries only the JSON result.
     redirect = contextlib.redirect_stdout(sys.stderr) if options["output_json"] else contextlib.nullcontext()
     with redirect:
-        _run_build(kernel_dir, variant, max_jobs, cores, print_build_logs, local, unique_id)
+        _run_build(kernel_dir, build_options)
     _run_upload(kernel_dir, **options)
 
 
-def _shell_command(kind: str, kernel_dir: Path, local: bool, variant: Optional[str], max_jobs: Optional[int],
-                   cores: Optional[int], print_build_logs: bool) -> None:
-    from .local_build import BuildOptions
+def _shell_command(kind: str, kernel_dir: Path, options: BuildOptions) -> None:
+    from ..build import choose_toolchain
     from .shells import prepare_devshell, prepare_testshell, run_shell
 
     config = load_config(kernel_dir)
-    log = lambda line: click.echo(line, err=True)  # noqa: E731
-    if not local:
-        from .nix import NixOptions, nix_status
-        from .nix import run_shell as run_nix_shell
+    toolchain = choose_toolchain(config, options)
+    if toolchain.uses_nix:
+        from ..build.nix import NixOptions
+        from ..build.nix import run_shell as run_nix_shell
 
-        status = nix_status(config.kernel_dir)
-        if status.usable:
-            nix_options = NixOptions.from_env(max_jobs=max_jobs, cores=cores, print_build_logs=print_build_logs)
-            code = run_nix_shell(kind, config, variant, nix_options, log, nix=status.executable or "nix")
-            if code:
-                sys.exit(code)
-            return
-        log(f"{status.reason}: using a host-toolchain environment")
-    options = BuildOptions(max_jobs=max_jobs, cores=cores, print_build_logs=print_build_logs, variant=variant)
+        code = run_nix_shell(kind, config, options.variant, NixOptions.for_build(options), _log,
+                             nix=toolchain.nix or "nix")
+        if code:
+            sys.exit(code)
+        return
+    if not options.local:
+        _log(f"{toolchain.reason}: using a host-toolchain environment")
     prepare = prepare_devshell if kind == "devshell" else prepare_testshell
-    shell = prepare(config, options, log)
+    shell = prepare(config, options, _log)
     click.echo(f"{kind}: no Nix shell; host-toolchain virtual environment with {shell.description}", err=True)
     code = run_shell(shell)
     if code:
@@ -372,19 +361,17 @@ def _shell_options(func: Any) -> Any:
 @main.command("devshell")
 @KERNEL_DIR
 @_shell_options
-def devshell_command(kernel_dir: Path, local: bool, variant: Optional[str], max_jobs: Optional[int],
-                     cores: Optional[int], print_build_logs: bool) -> None:
+def devshell_command(kernel_dir: Path, **params: Any) -> None:
     """Spawn a kernel development shell."""
-    _shell_command("devshell", kernel_dir, local, variant, max_jobs, cores, print_build_logs)
+    _shell_command("devshell", kernel_dir, BuildOptions(**params))
 
 
 @main.command("testshell")
 @KERNEL_DIR
 @_shell_options
-def testshell_command(kernel_dir: Path, local: bool, variant: Optional[str], max_jobs: Optional[int],
-                      cores: Optional[int], print_build_logs: bool) -> None:
+def testshell_command(kernel_dir: Path, **params: Any) -> None:
     """Spawn a kernel test shell."""
-    _shell_command("testshell", kernel_dir, local, variant, max_jobs, cores, print_build_logs)
+    _shell_command("testshell", kernel_dir, BuildOptions(**params))
 
 
 from .completions import completions_command  # noqa: E402

@@ -21,7 +21,7 @@ from typing import Optional
 
 import click
 
-from .errors import KernelBuilderError
+from ..errors import KernelBuilderError
 
 SKILLS = ("cuda-kernels", "rocm-kernels", "xpu-kernels")
 DEFAULT_SKILL = "cuda-kernels"

@@ -12,7 +12,7 @@ import ast
 import re
 from pathlib import Path
 
-from .config import BuildConfig
+from ..config import BuildConfig
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 

@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .config import BuildConfig
-from .errors import KernelBuilderError
-from .gitinfo import unique_id as resolve_unique_id
-from .local_build import BuildOptions, build_local, buildable_variants, work_dir
-from .pyproject import create_pyproject
+from ..config import BuildConfig
+from ..errors import KernelBuilderError
+from ..gitinfo import unique_id as resolve_unique_id
+from ..options import BuildOptions
+from ..build.local import build_local, buildable_variants, work_dir
+from ..generate.pyproject import create_pyproject
 
 VENV_DIR = ".venv"
 _PTH_NAME = "kernel-builder-testshell.pth"

@@ -24,8 +24,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterable, Optional
 
-from .config import buildable_backends
-from .errors import KernelBuilderError
+from ..config import buildable_backends
+from ..errors import KernelBuilderError
 
 DEFAULT_BACKENDS = ("cuda",)
 DEFAULT_LICENSE = "Apache-2.0"

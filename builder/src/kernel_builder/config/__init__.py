@@ -17,8 +17,8 @@ from kernels._data import load_lib_json
 from kernels.metadata import is_module_name
 from packaging.version import InvalidVersion, Version
 
-from ._toml import tomllib
-from .errors import ConfigError
+from .._toml import tomllib
+from ..errors import ConfigError
 
 BUILD_TOML = "build.toml"
 
@@ -34,6 +34,12 @@ BACKEND_KERNEL_KEYS: dict[str, frozenset[str]] = {
 SHARED_KERNEL_KEYS = frozenset({"backend", "depends", "src", "include"})
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 _ROCM_ARCH = re.compile(r"^gfx[0-9a-f]{3,4}[a-z0-9:+-]*$")
+
+
+def is_repo_id(text: str) -> bool:
+    """Whether ``text`` is a Hub repository id (``owner/name``): the builder's one copy of the
+    pattern, until ``kernels.hub`` offers the validator every package uses."""
+    return _REPO_ID.fullmatch(text) is not None
 
 
 def buildable_backends() -> tuple[str, ...]:
@@ -332,7 +338,7 @@ def _parse_general(table: _Table) -> General:
     hub_table = table.table("hub")
     if hub_table is not None:
         repo_id = hub_table.string("repo-id")
-        if repo_id is not None and not _REPO_ID.fullmatch(repo_id):
+        if repo_id is not None and not is_repo_id(repo_id):
             raise hub_table.error("repo-id", f"expected a Hub repository id like 'org/name', got {repo_id!r}")
         hub = Hub(repo_id=repo_id, branch=hub_table.string("branch"))
         hub_table.reject_unknown()

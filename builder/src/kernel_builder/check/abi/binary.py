@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from ..errors import KernelBuilderError
+from ...errors import KernelBuilderError
 
 
 class BinaryFormatError(KernelBuilderError):

@@ -14,7 +14,7 @@ from typing import Optional, Union
 
 from kernels._data import load_lib_json
 
-from ..errors import KernelBuilderError
+from ...errors import KernelBuilderError
 
 _NUMERIC = re.compile(r"^\d+(\.\d+)*$")
 
