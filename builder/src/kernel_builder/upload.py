@@ -240,9 +240,9 @@ def plan_upload(kernel_dir: Path, repo_id: Optional[str] = None, branch: Optiona
 
 
 def _valid_repo_id(repo_id: str) -> bool:
-    import re
+    from kernels.hub import is_valid_repo_id
 
-    return bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*", repo_id))
+    return is_valid_repo_id(repo_id)
 
 
 # ---------------------------------------------------------------------------
@@ -323,11 +323,11 @@ def _commit_branch(api: Any, plan: UploadPlan, branch: str, head: str, files: di
 def upload(plan: UploadPlan, private: bool = False, create_pr: bool = False,
            log: Callable[[str], None] = lambda line: None) -> UploadResult:
     """Create the repository and branch if needed and commit the plan (at most one commit per branch)."""
-    from huggingface_hub import HfApi
+    from kernels.hub import hub_client
 
     from . import __version__
 
-    api = HfApi(library_name="kernel-builder", library_version=__version__)
+    api = hub_client(library=("kernel-builder", __version__))
     target = f"{plan.repo_id} ({plan.repo_type} repository)"
     try:
         repo_url = str(api.create_repo(plan.repo_id, repo_type=plan.repo_type, private=private or None,

@@ -168,7 +168,7 @@ def _load_toml(path: Path) -> dict[str, Any]:
 
 def read_dependencies(project_dir: Union[str, Path]) -> dict[str, int]:
     """``[tool.kernels.dependencies]`` of the project: repository id -> major version."""
-    from .hub import _check_repo_id
+    from .hub import validate_repo_id
 
     pyproject = Path(project_dir) / "pyproject.toml"
     if not pyproject.is_file():
@@ -180,7 +180,7 @@ def read_dependencies(project_dir: Union[str, Path]) -> dict[str, int]:
         raise LockError(f"{pyproject}: tool.kernels.dependencies must be a table")
     for repo_id, version in deps.items():
         try:
-            _check_repo_id(repo_id)
+            validate_repo_id(repo_id)
         except ValueError as e:
             raise LockError(f"{pyproject}: [tool.kernels.dependencies]: {e}") from None
         if not isinstance(version, int) or isinstance(version, bool) or version < 0:
@@ -190,26 +190,26 @@ def read_dependencies(project_dir: Union[str, Path]) -> dict[str, int]:
 
 
 def _api_and_check_online(what: str) -> Any:
-    from .hub import KernelNotCachedError, _api, _offline
+    from .hub import KernelNotCachedError, hub_client, is_offline
 
-    if _offline():
+    if is_offline():
         raise KernelNotCachedError(f"{what} needs the Hub, but HF_HUB_OFFLINE is set")
-    return _api()
+    return hub_client()
 
 
 def lock_kernel(repo_id: str, version: int, api: Any = None) -> KernelLock:
     """Resolve ``repo_id`` version ``version`` (branch ``vN``) to its commit and hash its build variants."""
-    from .hub import _locate, _network_errors, _request_failed
+    from .hub import locate_revision, network_errors, request_failed
     from .variants import is_valid_variant_name
 
     api = api if api is not None else _api_and_check_online("locking kernels")
-    target = _locate(api, repo_id, f"v{version}", offline=False)
+    target = locate_revision(api, repo_id, f"v{version}", offline=False)
     assert target.sha is not None
     try:
         entries = list(api.list_repo_tree(repo_id, path_in_repo="build", revision=target.sha,
                                           repo_type=target.repo_type, recursive=True))
-    except _network_errors() as e:
-        raise _request_failed(f"listing {repo_id}@{target.sha}", api.endpoint, e) from None
+    except network_errors() as e:
+        raise request_failed(f"listing {repo_id}@{target.sha}", api.endpoint, e) from None
     variants = {
         name: {"hash": git_lfs_concat((rel, oid) for rel, (oid, _) in files.items()), "hash_type": HASH_TYPE}
         for name, files in _variant_entries(entries).items() if is_valid_variant_name(name)
@@ -257,10 +257,10 @@ def _cached_variant_entries(lock: KernelLock, repo_type: str) -> dict[str, dict[
 
 def _locked_variants(lock: KernelLock, target: Any, backend: Optional[str]) -> list[str]:
     """Locked variants this environment accepts, most preferred first."""
-    from .hub import _decide
+    from .hub import judge_variants
     from .selection import VariantAccepted, environment_summary
 
-    accepted = [d.variant for d in _decide(target, backend) if isinstance(d, VariantAccepted)]
+    accepted = [d.variant for d in judge_variants(target, backend) if isinstance(d, VariantAccepted)]
     if lock.variants:
         accepted = [v for v in accepted if v in lock.variants]
     if not accepted:
@@ -276,7 +276,7 @@ def download_project(project_dir: Union[str, Path], all_variants: bool = False,
     Returns ``(repo_id, sha, variants)`` per kernel. A variant whose files do
     not match the lock is deleted from the cache and :class:`LockHashMismatchError` raised.
     """
-    from .hub import KernelDownloadError, _locate, _network_errors, cache_dir
+    from .hub import KernelDownloadError, cache_dir, locate_revision, network_errors
     from .variants import current_environment
 
     locks = read_project_lock(project_dir)
@@ -285,7 +285,7 @@ def download_project(project_dir: Union[str, Path], all_variants: bool = False,
         current_environment(backend)
     done = []
     for lock in locks:
-        target = _locate(api, lock.repo_id, lock.sha, offline=False)
+        target = locate_revision(api, lock.repo_id, lock.sha, offline=False)
         if all_variants:
             variants = sorted(lock.variants)
             if not variants:
@@ -297,7 +297,7 @@ def download_project(project_dir: Union[str, Path], all_variants: bool = False,
                 lock.repo_id, repo_type=target.repo_type, revision=lock.sha,
                 allow_patterns=[f"build/{v}/*" for v in variants], cache_dir=cache_dir(),
             )))
-        except _network_errors() as e:
+        except network_errors() as e:
             raise KernelDownloadError(f"{lock.repo_id}@{lock.sha}: download failed: {' '.join(str(e).split())}") \
                 from None
         listed = _cached_variant_entries(lock, target.repo_type)
@@ -370,25 +370,25 @@ def find_kernel_lock(repo_id: str, lockfile: Optional[Union[str, Path]], package
 
 
 def _find_lock(repo_id: str, lockfile: Optional[Union[str, Path]]) -> KernelLock:
-    from .hub import _check_repo_id
+    from .hub import validate_repo_id
 
-    _check_repo_id(repo_id)
+    validate_repo_id(repo_id)
     return find_kernel_lock(repo_id, lockfile, caller_package())
 
 
 def load_locked(lock: KernelLock, backend: Optional[str], offline: bool, pre_downloaded: bool) -> ModuleType:
     """Import the locked commit (downloading it unless ``offline``), after checking its files against the lock."""
-    from .hub import KernelNotCachedError, _api, _download, _locate, _validated_variant
+    from .hub import KernelNotCachedError, download_variant, hub_client, locate_revision, validated_variant
     from .loader import RepoInfo, import_variant
     from .variants import current_environment
 
     env = current_environment(backend)
-    api = _api(None, backend)
+    api = hub_client(None, backend)
     hint = "run `kernels download <project_dir>` first"
     try:
-        target = _locate(api, lock.repo_id, lock.sha, offline)
+        target = locate_revision(api, lock.repo_id, lock.sha, offline)
         variant = _locked_variants(lock, target, backend)[0]
-        snapshot, _ = _download(api, target, variant, offline)
+        snapshot, _ = download_variant(api, target, variant, offline)
     except KernelNotCachedError as e:
         if pre_downloaded:
             raise KernelNotPreDownloadedError(f"{lock.repo_id}@{lock.sha} is not pre-downloaded ({e}); {hint}") \
@@ -397,7 +397,7 @@ def load_locked(lock: KernelLock, backend: Optional[str], offline: bool, pre_dow
     variant_dir = snapshot / "build" / variant
     if variant in lock.variants:
         _verify(lock, variant, variant_dir, _cached_variant_entries(lock, target.repo_type).get(variant, {}))
-    _validated_variant(target, variant_dir)
+    validated_variant(target, variant_dir)
     return import_variant(variant_dir, RepoInfo(repo_id=lock.repo_id, revision=lock.sha), backend=env.backend)
 
 
@@ -415,10 +415,10 @@ def load_kernel(repo_id: str, lockfile: Optional[Union[str, Path]] = None,
 
 def get_locked_kernel(repo_id: str, local_files_only: bool = False) -> ModuleType:
     """Import ``repo_id`` at the commit locked in the caller's package metadata, downloading it if needed."""
-    from .hub import _offline
+    from .hub import is_offline
 
     lock = _find_lock(repo_id, None)
-    return load_locked(lock, None, offline=local_files_only or _offline(), pre_downloaded=False)
+    return load_locked(lock, None, offline=local_files_only or is_offline(), pre_downloaded=False)
 
 
 # ---------------------------------------------------------------------------

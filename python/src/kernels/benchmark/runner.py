@@ -30,12 +30,12 @@ from .report import (
     format_report,
     to_json,
 )
+from ..hub import is_valid_repo_id
 from .stats import compare, summarize
 
 DEFAULT_WARMUP = 10
 DEFAULT_ITERATIONS = 100
 
-_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
 _VERSION = re.compile(r"v(\d+)")
 #: Kernel backend (``metadata.json``) -> Torch device type the workloads run on.
 _BACKEND_DEVICES = {"cpu": "cpu", "cuda": "cuda", "rocm": "cuda", "xpu": "xpu", "metal": "mps", "cann": "npu"}
@@ -107,7 +107,7 @@ def parse_target(spec: str, version: Optional[int] = None, branch: Optional[str]
         raise BenchmarkError(f"kernel directory {spec} does not exist")
 
     repo_id, at, rev = spec.partition("@")
-    if not _REPO_ID.fullmatch(repo_id):
+    if not is_valid_repo_id(repo_id):
         raise BenchmarkError(
             f"expected an existing kernel directory or a Hub repository id like 'org/name', got {spec!r}"
         )
@@ -144,7 +144,6 @@ def _one_line(error: BaseException) -> str:
 
 def _download_benchmarks(target: BenchmarkTarget) -> tuple[Path, str]:
     """Fetch ``benchmarks/`` of a Hub repository; returns the snapshot directory and its commit sha."""
-    from huggingface_hub import snapshot_download
     from huggingface_hub.errors import (
         HfHubHTTPError,
         LocalEntryNotFoundError,
@@ -154,17 +153,17 @@ def _download_benchmarks(target: BenchmarkTarget) -> tuple[Path, str]:
 
     from .. import hub
 
-    repo_types = getattr(hub, "REPO_TYPES", ("kernel", "model"))
-    cache_dir = hub.cache_dir() if hasattr(hub, "cache_dir") else None
+    api = hub.hub_client()
     assert target.repo_id is not None and target.revision is not None
-    for repo_type in repo_types:
+    for repo_type in hub.REPO_TYPES:
         try:
-            folder = snapshot_download(
+            folder = api.snapshot_download(
                 target.repo_id,
                 repo_type=repo_type,
                 revision=target.revision,
                 allow_patterns=["benchmarks/*"],
-                cache_dir=cache_dir,
+                ignore_patterns=list(hub.NEVER_DOWNLOADED),
+                cache_dir=hub.cache_dir(),
             )
         except RepositoryNotFoundError:
             continue
@@ -543,8 +542,7 @@ def _load_kernel(target: BenchmarkTarget, hub_sha: Optional[str], trust_remote_c
         raise
     except Exception as e:  # noqa: BLE001 - reported as one line
         message = f"loading the kernel {target.label} failed: {_one_line(e)}"
-        untrusted = getattr(hub, "UntrustedPublisherError", None)
-        if untrusted is not None and isinstance(e, untrusted):
+        if isinstance(e, hub.UntrustedPublisherError):
             message += " (kernels benchmark --trust-remote-code; its benchmark scripts run as code too)"
         raise BenchmarkError(message) from e
 
