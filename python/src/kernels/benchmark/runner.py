@@ -144,6 +144,7 @@ def _one_line(error: BaseException) -> str:
 
 def _download_benchmarks(target: BenchmarkTarget) -> tuple[Path, str]:
     """Fetch ``benchmarks/`` of a Hub repository; returns the snapshot directory and its commit sha."""
+    from huggingface_hub import snapshot_download
     from huggingface_hub.errors import (
         HfHubHTTPError,
         LocalEntryNotFoundError,
@@ -153,16 +154,15 @@ def _download_benchmarks(target: BenchmarkTarget) -> tuple[Path, str]:
 
     from .. import hub
 
-    api = hub.hub_client()
+    hub.install_request_timeouts()  # huggingface_hub's module-level download, bounded like the client's.
     assert target.repo_id is not None and target.revision is not None
     for repo_type in hub.REPO_TYPES:
         try:
-            folder = api.snapshot_download(
+            folder = snapshot_download(
                 target.repo_id,
                 repo_type=repo_type,
                 revision=target.revision,
                 allow_patterns=["benchmarks/*"],
-                ignore_patterns=list(hub.NEVER_DOWNLOADED),
                 cache_dir=hub.cache_dir(),
             )
         except RepositoryNotFoundError:
