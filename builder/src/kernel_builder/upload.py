@@ -225,6 +225,7 @@ def plan_upload(kernel_dir: Path, repo_id: Optional[str] = None, branch: Optiona
     benchmarks = sorted((project / "benchmarks").glob("benchmark*.py"))
     for path in benchmarks:
         files[f"benchmarks/{path.name}"] = path
+    _refuse_links_out_of(project, build_dir, files)
     card = build_dir / BUILT_CARD
     return UploadPlan(
         repo_id=repo_id,
@@ -237,6 +238,16 @@ def plan_upload(kernel_dir: Path, repo_id: Optional[str] = None, branch: Optiona
         mirrored_patterns=("benchmarks/benchmark*.py",) if benchmarks else (),
         card=card if card.is_file() else None,
     )
+
+
+def _refuse_links_out_of(project: Path, build_dir: Path, files: dict[str, Path]) -> None:
+    """Symbolic links may point inside the kernel project only: what they point to is what gets published."""
+    roots = [project.resolve(), build_dir.resolve()]
+    for rel, path in files.items():
+        target = path.resolve()
+        if not any(target == root or root in target.parents for root in roots):
+            raise KernelBuilderError(f"{path}: a symbolic link to {target}, outside the kernel project "
+                                     f"{project}; refusing to upload it as {rel}")
 
 
 def _valid_repo_id(repo_id: str) -> bool:
@@ -267,6 +278,11 @@ def _hub_error(what: str, error: Exception) -> KernelBuilderError:
         if status == 412:
             return KernelBuilderError(f"{what}: the branch changed during the upload (412: {detail}); try again")
         return KernelBuilderError(f"{what}: the Hub answered {status}: {detail}")
+    from huggingface_hub import constants
+    from kernels.hub import is_timeout, request_failed
+
+    if is_timeout(error):
+        return KernelBuilderError(str(request_failed(what, constants.ENDPOINT, error)))
     return KernelBuilderError(f"{what}: {message or type(error).__name__}")
 
 
@@ -345,24 +361,31 @@ def upload(plan: UploadPlan, private: bool = False, create_pr: bool = False,
     try:
         refs = api.list_repo_refs(plan.repo_id, repo_type=plan.repo_type)
         heads = {b.name: b.target_commit for b in refs.branches}
-        if plan.branch not in heads:
-            log(f"Creating branch {plan.branch}")
-            api.create_branch(plan.repo_id, branch=plan.branch, repo_type=plan.repo_type)
-            created_branch = True
-            refs = api.list_repo_refs(plan.repo_id, repo_type=plan.repo_type)
-            heads = {b.name: b.target_commit for b in refs.branches}
         files = dict(plan.branch_files)
         if plan.card is not None and plan.branch == "main":
             files["README.md"] = plan.card
         log(f"Uploading {len(plan.variants)} variant(s) to {plan.repo_id}@{plan.branch}: {names}")
-        result = _commit_branch(api, plan, plan.branch, heads[plan.branch], files, True,
-                                message, description, create_pr)
+        if plan.branch not in heads and not create_pr:
+            # A new version branch appears only with its whole content: commit on a staging branch
+            # first, then create the version branch at that commit.
+            log(f"Creating branch {plan.branch}")
+            result = _commit_new_branch(api, plan, heads["main"], files, message, description)
+            created_branch = True
+        else:
+            if plan.branch not in heads:  # A pull request needs a branch to be proposed against.
+                log(f"Creating branch {plan.branch}")
+                api.create_branch(plan.repo_id, branch=plan.branch, repo_type=plan.repo_type)
+                created_branch = True
+                refs = api.list_repo_refs(plan.repo_id, repo_type=plan.repo_type)
+                heads = {b.name: b.target_commit for b in refs.branches}
+            result = _commit_branch(api, plan, plan.branch, heads[plan.branch], files, True,
+                                    message, description, create_pr)
         result.created_branch = created_branch
         results.append(result)
     except BaseException as e:
         # A version branch we created must not stay behind without the build.
-        if created_branch:
-            _delete_branch_quietly(api, plan)
+        if created_branch and create_pr:
+            _delete_branch_quietly(api, plan, plan.branch)
         if isinstance(e, (KernelBuilderError, KeyboardInterrupt, SystemExit)) or not isinstance(e, Exception):
             raise
         raise _hub_error(f"uploading to {target} branch {plan.branch}", e) from None
@@ -397,12 +420,28 @@ def upload(plan: UploadPlan, private: bool = False, create_pr: bool = False,
     )
 
 
-def _delete_branch_quietly(api: Any, plan: UploadPlan) -> None:
-    """Undo a branch we created when its first commit failed (so no empty version branch is left)."""
+def _delete_branch_quietly(api: Any, plan: UploadPlan, branch: str) -> None:
+    """Remove a branch we created (best effort: the original error, if any, is what matters)."""
     try:
-        api.delete_branch(plan.repo_id, branch=plan.branch, repo_type=plan.repo_type)
-    except Exception:  # noqa: BLE001 - best effort; the original error is what matters
+        api.delete_branch(plan.repo_id, branch=branch, repo_type=plan.repo_type)
+    except Exception:  # noqa: BLE001 - best effort
         pass
+
+
+def _commit_new_branch(api: Any, plan: UploadPlan, main_head: str, files: dict[str, Path],
+                       message: str, description: str) -> BranchResult:
+    """Create ``plan.branch`` at a commit that already holds the whole upload (made on a staging branch)."""
+    import uuid
+
+    staging = f"{plan.branch}-upload-{uuid.uuid4().hex[:12]}"
+    api.create_branch(plan.repo_id, branch=staging, revision=main_head, repo_type=plan.repo_type)
+    try:
+        result = _commit_branch(api, plan, staging, main_head, files, True, message, description, False)
+        api.create_branch(plan.repo_id, branch=plan.branch, revision=result.commit, repo_type=plan.repo_type)
+    finally:
+        _delete_branch_quietly(api, plan, staging)
+    result.branch = plan.branch
+    return result
 
 
 def describe(result: UploadResult) -> list[str]:

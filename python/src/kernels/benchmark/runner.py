@@ -31,6 +31,7 @@ from .report import (
     to_json,
 )
 from ..hub import is_valid_repo_id
+from ..source_import import source_spec
 from .stats import compare, summarize
 
 DEFAULT_WARMUP = 10
@@ -183,6 +184,17 @@ def _download_benchmarks(target: BenchmarkTarget) -> tuple[Path, str]:
     )
 
 
+def _drop_downloaded_bytecode(benchmarks_dir: Path) -> None:
+    """Unlink bytecode from the downloaded ``benchmarks/`` (cache links only), so that only sources are imported."""
+    if not benchmarks_dir.is_dir():
+        return
+    for path in sorted(benchmarks_dir.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.suffix in (".pyc", ".pyo") and (path.is_symlink() or path.is_file()):
+            path.unlink()
+        elif path.name == "__pycache__" and path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
+            path.rmdir()
+
+
 def find_scripts(benchmarks_dir: Path, label: str) -> list[Path]:
     """``benchmarks/benchmark*.py`` in name order; clear errors when there are none."""
     if not benchmarks_dir.is_dir():
@@ -303,7 +315,7 @@ def _import_script(path: Path, root: Path) -> _Script:
     rel = path.relative_to(root).as_posix()
     digest = hashlib.sha256(str(path.resolve()).encode("utf-8")).hexdigest()[:12]
     name = f"_kernels_benchmark_{digest}_{re.sub(r'[^0-9A-Za-z_]', '_', path.stem)}"
-    spec = importlib.util.spec_from_file_location(name, path)
+    spec = source_spec(name, path)  # From the source: a .pyc next to it never runs instead.
     if spec is None or spec.loader is None:
         raise BenchmarkError(f"cannot import {rel}")
     module = importlib.util.module_from_spec(spec)
@@ -583,6 +595,7 @@ def run_benchmark(
     else:
         print(f"Downloading {parsed.label} benchmarks...", file=stderr)
         root, hub_sha = _download_benchmarks(parsed)
+        _drop_downloaded_bytecode(root / "benchmarks")
     script_paths = find_scripts(root / "benchmarks", parsed.label)
 
     print(f"Loading kernel {parsed.label}...", file=stderr)

@@ -18,7 +18,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .cache import KERNELS_CACHE_ENV, NEVER_DOWNLOADED, cache_dir, download_variant, validated_variant
+from .cache import (
+    KERNELS_CACHE_ENV,
+    NEVER_DOWNLOADED,
+    cache_dir,
+    cache_root,
+    download_variant,
+    ensure_cache_usable,
+    remove_cached_variant,
+    validated_variant,
+)
 from .client import (
     DEFAULT_TIMEOUT_SECONDS,
     TIMEOUT_ENV,
@@ -26,6 +35,7 @@ from .client import (
     hub_timeout,
     install_request_timeouts,
     is_offline,
+    is_timeout,
     network_errors,
     one_line,
     request_failed,
@@ -72,9 +82,9 @@ __all__ = [
     "HubTimeoutError", "KERNELS_CACHE_ENV", "KernelDownloadError", "KernelNotCachedError", "KernelNotFoundError",
     "KernelRevisionNotFoundError", "KernelVersion", "KernelsHubError", "NEVER_DOWNLOADED", "REPO_ID_PATTERN", "REPO_TYPES",
     "TIMEOUT_ENV", "TRUST_TTL_SECONDS", "UntrustedPublisherError", "available_versions", "best_variant",
-    "cache_dir", "check_revision_args", "check_trusted_publisher", "download_variant", "fetch_variant",
+    "cache_dir", "cache_root", "check_revision_args", "ensure_cache_usable", "remove_cached_variant", "check_trusted_publisher", "download_variant", "fetch_variant",
     "get_kernel", "get_kernel_variants", "has_kernel", "hub_client", "hub_timeout", "install_request_timeouts",
-    "is_commit_sha", "is_offline", "is_pull_request_ref", "is_valid_repo_id", "judge_variants",
+    "is_commit_sha", "is_offline", "is_timeout", "is_pull_request_ref", "is_valid_repo_id", "judge_variants",
     "list_kernel_versions", "locate_revision", "network_errors", "one_line", "request_failed", "require_revision",
     "telemetry_disabled", "user_agent_string", "validate_repo_id", "validate_revision", "validated_variant",
     "version_of_branch",

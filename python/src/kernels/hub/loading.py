@@ -26,12 +26,12 @@ from ..loader import RepoInfo, VariantNotFoundError, find_local_variant, get_loc
 from ..local_kernels import local_kernel_path
 from ..selection import Decision, VariantAccepted, decide
 from ..variants import current_environment, is_valid_variant_name
-from .cache import download_variant, validated_variant
+from .cache import download_variant, ensure_cache_usable, validated_variant
 from .client import hub_client, is_offline, network_errors, request_failed
 from .errors import KernelDownloadError, KernelNotCachedError
 from .ids import check_revision_args, require_revision, validate_repo_id, version_of_branch
 from .resolve import REPO_TYPES, HubTarget, best_variant, judge_variants, locate_revision
-from .trust import TrustRemoteCode, check_trusted_publisher
+from .trust import TrustRemoteCode, check_published_revision, check_trusted_publisher
 
 
 def fetch_variant(repo_id: str, revision: str, backend: Optional[str], user_agent: Union[str, dict, None],
@@ -40,8 +40,11 @@ def fetch_variant(repo_id: str, revision: str, backend: Optional[str], user_agen
     offline = is_offline()
     api = hub_client(user_agent, backend)
     current_environment(backend)  # Validates the backend before any request.
+    ensure_cache_usable(writable=not offline)
     target = locate_revision(api, repo_id, revision, offline)
     check_trusted_publisher(api, repo_id, trust_remote_code, offline)
+    if trust_remote_code is not True:
+        check_published_revision(api, target, revision, offline)
     for _ in range(3):
         variant = best_variant(target, judge_variants(target, backend), backend)
         snapshot, sha = download_variant(api, target, variant, offline)
