@@ -361,27 +361,14 @@ def upload(plan: UploadPlan, private: bool = False, create_pr: bool = False,
     try:
         refs = api.list_repo_refs(plan.repo_id, repo_type=plan.repo_type)
         heads = {b.name: b.target_commit for b in refs.branches}
+        created_branch = plan.branch not in heads
+        if created_branch:
+            log(f"Creating branch {plan.branch}")
         files = dict(plan.branch_files)
         if plan.card is not None and plan.branch == "main":
             files["README.md"] = plan.card
         log(f"Uploading {len(plan.variants)} variant(s) to {plan.repo_id}@{plan.branch}: {names}")
-        if plan.branch not in heads and not create_pr:
-            # A new version branch appears only with its whole content: commit on a staging branch
-            # first, then create the version branch at that commit.
-            log(f"Creating branch {plan.branch}")
-            result = _commit_new_branch(api, plan, heads["main"], files, message, description)
-            created_branch = True
-        else:
-            if plan.branch not in heads:  # A pull request needs a branch to be proposed against.
-                log(f"Creating branch {plan.branch}")
-                api.create_branch(plan.repo_id, branch=plan.branch, repo_type=plan.repo_type)
-                created_branch = True
-                refs = api.list_repo_refs(plan.repo_id, repo_type=plan.repo_type)
-                heads = {b.name: b.target_commit for b in refs.branches}
-            result = _commit_branch(api, plan, plan.branch, heads[plan.branch], files, True,
-                                    message, description, create_pr)
-        result.created_branch = created_branch
-        results.append(result)
+        results.append(_commit_version_branch(api, plan, heads, files, message, description, create_pr))
     except BaseException as e:
         # A version branch we created must not stay behind without the build.
         if created_branch and create_pr:
@@ -426,6 +413,23 @@ def _delete_branch_quietly(api: Any, plan: UploadPlan, branch: str) -> None:
         api.delete_branch(plan.repo_id, branch=branch, repo_type=plan.repo_type)
     except Exception:  # noqa: BLE001 - best effort
         pass
+
+
+def _commit_version_branch(api: Any, plan: UploadPlan, heads: dict[str, str], files: dict[str, Path],
+                           message: str, description: str, create_pr: bool) -> BranchResult:
+    """Commit the plan to its branch; a new branch appears only with its whole content."""
+    created = plan.branch not in heads
+    if created and not create_pr:
+        result = _commit_new_branch(api, plan, heads["main"], files, message, description)
+    else:
+        if plan.branch not in heads:  # A pull request needs a branch to be proposed against.
+            api.create_branch(plan.repo_id, branch=plan.branch, repo_type=plan.repo_type)
+            refs = api.list_repo_refs(plan.repo_id, repo_type=plan.repo_type)
+            heads = {b.name: b.target_commit for b in refs.branches}
+        result = _commit_branch(api, plan, plan.branch, heads[plan.branch], files, True,
+                                message, description, create_pr)
+    result.created_branch = created
+    return result
 
 
 def _commit_new_branch(api: Any, plan: UploadPlan, main_head: str, files: dict[str, Path],
