@@ -81,8 +81,10 @@ def ensure_cache_usable(writable: bool = True) -> Path:
     """The cache root, created if needed; ``CacheDirectoryError`` naming it when it cannot hold the cache."""
     root = cache_root()
     what = f"the kernel cache directory {root}" + (f" ({KERNELS_CACHE_ENV})" if cache_dir() else "")
-    if root.exists() and not root.is_dir():
-        raise CacheDirectoryError(f"{what} is unusable: it is not a directory")
+    existing = next((p for p in (root, *root.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        where = "it is not a directory" if existing == root else f"{existing} is not a directory"
+        raise CacheDirectoryError(f"{what} is unusable: {where}")
     if not writable:
         return root
     try:
