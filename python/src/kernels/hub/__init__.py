@@ -66,7 +66,7 @@ from .ids import (
 )
 from .loading import KernelVersion, fetch_variant, get_kernel, get_kernel_variants, has_kernel, list_kernel_versions
 from .resolve import REPO_TYPES, HubTarget, available_versions, best_variant, judge_variants, locate_revision
-from .trust import TRUST_TTL_SECONDS, check_trusted_publisher
+from .trust import TRUST_TTL_SECONDS, check_published_revision, check_trusted_publisher
 
 
 def __getattr__(name: str) -> Any:
@@ -82,7 +82,7 @@ __all__ = [
     "HubTimeoutError", "KERNELS_CACHE_ENV", "KernelDownloadError", "KernelNotCachedError", "KernelNotFoundError",
     "KernelRevisionNotFoundError", "KernelVersion", "KernelsHubError", "NEVER_DOWNLOADED", "REPO_ID_PATTERN", "REPO_TYPES",
     "TIMEOUT_ENV", "TRUST_TTL_SECONDS", "UntrustedPublisherError", "available_versions", "best_variant",
-    "cache_dir", "cache_root", "check_revision_args", "ensure_cache_usable", "remove_cached_variant", "check_trusted_publisher", "download_variant", "fetch_variant",
+    "cache_dir", "cache_root", "check_published_revision", "check_revision_args", "ensure_cache_usable", "remove_cached_variant", "check_trusted_publisher", "download_variant", "fetch_variant",
     "get_kernel", "get_kernel_variants", "has_kernel", "hub_client", "hub_timeout", "install_request_timeouts",
     "is_commit_sha", "is_offline", "is_timeout", "is_pull_request_ref", "is_valid_repo_id", "judge_variants",
     "list_kernel_versions", "locate_revision", "network_errors", "one_line", "request_failed", "require_revision",
