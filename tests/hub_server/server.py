@@ -313,6 +313,7 @@ class HubServer:
         self._repos_lock = threading.Lock()
         self._requests: list[RequestRecord] = []
         self._faults: list[Fault] = []
+        self._api_outages: list[tuple[str, str, int]] = []
         self._state_lock = threading.Lock()
         for name, settings in (orgs or {}).items():
             self.set_org(name, **settings)
@@ -401,8 +402,18 @@ class HubServer:
             self._faults.append(fault)
         return fault
 
+    def fail_api(self, method: str, pattern: str, status: int = 503) -> None:
+        """Answer ``status`` to API requests with this method whose path matches ``pattern`` (fnmatch).
+
+        Simulates a Hub that goes down part-way through a sequence of calls;
+        ``clear_faults()`` ends it.
+        """
+        with self._state_lock:
+            self._api_outages.append((method, pattern, status))
+
     def clear_faults(self) -> None:
         with self._state_lock:
+            self._api_outages.clear()
             faults, self._faults = self._faults, []
         for fault in faults:
             fault.release()
@@ -412,6 +423,13 @@ class HubServer:
     def _record(self, record: RequestRecord) -> None:
         with self._state_lock:
             self._requests.append(record)
+
+    def _outage_for(self, method: str, path: str) -> Optional[int]:
+        with self._state_lock:
+            for outage_method, pattern, status in self._api_outages:
+                if outage_method == method and fnmatch.fnmatchcase(path, pattern):
+                    return status
+        return None
 
     def _fault_for(self, path: str) -> Optional[Fault]:
         with self._state_lock:
@@ -488,6 +506,9 @@ class _Handler(BaseHTTPRequestHandler):
         segments = [unquote(s) for s in split.path.split("/")[1:]]
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         try:
+            outage = self.hub._outage_for(method, split.path) if segments[:1] == ["api"] else None
+            if outage is not None:
+                raise HubError(outage, "Service unavailable (injected outage)")
             if segments[:1] == ["api"]:
                 response = self._api(method, segments[1:], query, body)
             else:

@@ -7,8 +7,6 @@ resolved or loaded.
 from importlib import metadata as _importlib_metadata
 
 from .hub import (
-    KernelNotFoundError,
-    KernelRevisionNotFoundError,
     UntrustedPublisherError,
     get_kernel,
     get_kernel_variants,
@@ -47,6 +45,18 @@ try:
     __version__ = _importlib_metadata.version("kernels")
 except _importlib_metadata.PackageNotFoundError:  # Running from a source checkout.
     __version__ = "0.17.2"
+
+
+
+def __getattr__(name: str):
+    # The not-found errors subclass huggingface_hub's: imported on first use so that
+    # `import kernels` does not import huggingface_hub.
+    if name in ("KernelNotFoundError", "KernelRevisionNotFoundError"):
+        from .hub import notfound
+
+        return getattr(notfound, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CUDAProperties",

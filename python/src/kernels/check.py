@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
+from .hub.ids import is_valid_repo_id
 from .metadata import Metadata, MetadataError
 from .variants import parse_variant, required_variants
 
@@ -62,11 +63,9 @@ class RepoCheck:
 
 
 def _default_api() -> "HfApi":
-    from huggingface_hub import HfApi
+    from .hub import hub_client
 
-    from . import __version__
-
-    return HfApi(library_name="kernels", library_version=__version__)
+    return hub_client()
 
 
 def check_repo(repo_id: str, version: int, api: Optional["HfApi"] = None) -> RepoCheck:
@@ -74,7 +73,7 @@ def check_repo(repo_id: str, version: int, api: Optional["HfApi"] = None) -> Rep
     from huggingface_hub import RepoFile
     from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError
 
-    if not re.fullmatch(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*", repo_id):
+    if not is_valid_repo_id(repo_id):
         raise KernelCheckError(f"expected a Hub repository id like 'org/name', got {repo_id!r}")
     api = api or _default_api()
     report = RepoCheck(repo_id, version)

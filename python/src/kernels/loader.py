@@ -18,7 +18,8 @@ from types import ModuleType
 from typing import Optional
 
 from .deps import check_python_depends
-from .metadata import Metadata
+from .metadata import Metadata, MetadataError
+from .source_import import register_kernel_package, source_spec
 from .variants import current_environment, is_valid_variant_name, variant_candidates
 
 
@@ -93,7 +94,9 @@ def _exec_package(name: str, variant_dir: Path) -> ModuleType:
     init = variant_dir / "__init__.py"
     if not init.is_file():
         raise FileNotFoundError(f"{variant_dir}: not a kernel build variant (no __init__.py)")
-    spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[str(variant_dir)])
+    # Only sources run, never bytecode found next to them (see kernels.source_import).
+    register_kernel_package(name)
+    spec = source_spec(name, init, variant_dir)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot import kernel from {init}", name=name)
     module = importlib.util.module_from_spec(spec)
@@ -106,6 +109,20 @@ def _exec_package(name: str, variant_dir: Path) -> ModuleType:
             del sys.modules[key]
         raise
     return module
+
+
+def read_metadata(path: Path) -> Metadata:
+    """``Metadata.load``, with every corruption (bad UTF-8, deep nesting, huge numbers) as one ``MetadataError``."""
+    try:
+        return Metadata.load(path)
+    except MetadataError:
+        raise
+    except RecursionError:
+        raise MetadataError(f"{path}: invalid JSON (nested too deeply)") from None
+    except UnicodeDecodeError as e:
+        raise MetadataError(f"{path}: not UTF-8 text (invalid byte at offset {e.start})") from None
+    except ValueError as e:  # e.g. an integer beyond Python's digit limit
+        raise MetadataError(f"{path}: invalid JSON ({' '.join(str(e).split())[:200]})") from None
 
 
 def import_variant(
@@ -125,7 +142,7 @@ def import_variant(
                 _loaded[variant_dir] = replace(loaded, repo_info=repo_info)
             return loaded.module
 
-        metadata = Metadata.load(variant_dir / "metadata.json")
+        metadata = read_metadata(variant_dir / "metadata.json")
         check_python_depends(metadata, backend or metadata.backend.type)
         module = _exec_package(module_name_for(metadata, variant_dir), variant_dir)
         _loaded[variant_dir] = LoadedKernel(metadata=metadata, module=module, repo_info=repo_info)

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from .hub.errors import CorruptFileError
 
 LOCKFILE_NAME = "kernels.lock"
 
 
-class LockfileError(ValueError):
-    """A ``kernels.lock`` that is not a list of ``{repo_id, sha, variants}`` entries."""
+class LockfileError(CorruptFileError):
+    """A ``kernels.lock`` that is not a list of ``{repo_id, sha, variants}`` entries (a ``ValueError``)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,10 @@ def parse_lockfile(text: str, source: str = LOCKFILE_NAME) -> list[KernelLock]:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise LockfileError(f"{source}: invalid JSON ({e.msg} at line {e.lineno})") from None
+    except RecursionError:
+        raise LockfileError(f"{source}: invalid JSON (nested too deeply)") from None
+    except ValueError as e:  # e.g. an integer beyond Python's digit limit
+        raise LockfileError(f"{source}: invalid JSON ({' '.join(str(e).split())[:200]})") from None
     if not isinstance(data, list):
         raise LockfileError(f"{source}: expected a JSON list of locked kernels")
     locks = []
@@ -54,6 +61,19 @@ def parse_lockfile(text: str, source: str = LOCKFILE_NAME) -> list[KernelLock]:
                 )
         locks.append(KernelLock(repo_id=entry["repo_id"], sha=entry["sha"], variants=variants))
     return locks
+
+
+def decode_lockfile(data: bytes, source: str) -> str:
+    """The text of a lock file's bytes; ``LockfileError`` naming ``source`` when they are not UTF-8."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise LockfileError(f"{source}: not UTF-8 text (invalid byte at offset {e.start})") from None
+
+
+def read_lockfile(path: Union[str, Path]) -> list[KernelLock]:
+    """The entries of the lock file at ``path`` (``OSError`` when it cannot be read)."""
+    return parse_lockfile(decode_lockfile(Path(path).read_bytes(), str(path)), str(path))
 
 
 def find_lock(locks: list[KernelLock], repo_id: str) -> Optional[KernelLock]:

@@ -23,19 +23,27 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import os
-import shutil
 import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Iterable, Optional, Union
 
-from .lockfile import LOCKFILE_NAME, KernelLock, LockfileError, dump_lockfile, find_lock, parse_lockfile
+from .hub.errors import KernelsHubError
+from .lockfile import (
+    LOCKFILE_NAME,
+    KernelLock,
+    LockfileError,
+    dump_lockfile,
+    find_lock,
+    parse_lockfile,
+    read_lockfile,
+)
 
 #: The only hash type written and understood.
 HASH_TYPE = "git_lfs_concat"
 
 
-class LockError(ValueError):
+class LockError(KernelsHubError, ValueError):
     """A project, its dependencies or its lock file cannot be used for locking."""
 
 
@@ -43,7 +51,7 @@ class LockHashMismatchError(LockError):
     """Files of a locked kernel do not match the hash recorded in ``kernels.lock``."""
 
 
-class KernelNotPreDownloadedError(FileNotFoundError):
+class KernelNotPreDownloadedError(KernelsHubError, FileNotFoundError):
     """:func:`load_kernel` found the locked kernel not (completely) in the cache."""
 
 
@@ -80,13 +88,22 @@ def _lfs_sha256(entry: Any) -> Optional[str]:
     return lfs.get("sha256") if isinstance(lfs, dict) else getattr(lfs, "sha256", None)
 
 
+def never_downloaded(path: str) -> bool:
+    """Whether the Hub file at ``path`` is one the loaders never download (bytecode)."""
+    from fnmatch import fnmatchcase
+
+    from .hub import NEVER_DOWNLOADED
+
+    return any(fnmatchcase(path, pattern) for pattern in NEVER_DOWNLOADED)
+
+
 def _variant_entries(entries: Iterable[Any]) -> dict[str, dict[str, tuple[str, bool]]]:
     """Variant -> {path in the variant: (oid, is LFS)} of the ``RepoFile`` entries under ``build/``."""
     variants: dict[str, dict[str, tuple[str, bool]]] = {}
     for entry in entries:
         parts = entry.path.split("/")
-        if len(parts) < 3 or parts[0] != "build" or not hasattr(entry, "blob_id"):
-            continue
+        if len(parts) < 3 or parts[0] != "build" or not hasattr(entry, "blob_id") or never_downloaded(entry.path):
+            continue  # Bytecode is never downloaded (nor run), so it is not part of what a lock pins.
         lfs = _lfs_sha256(entry)
         oid = lfs or entry.blob_id
         if not oid:
@@ -110,23 +127,22 @@ def _local_hash(variant_dir: Path, files: dict[str, tuple[str, bool]]) -> tuple[
     if variant_dir.is_dir():
         for path in sorted(variant_dir.rglob("*")):
             rel = path.relative_to(variant_dir).as_posix()
-            if "__pycache__" in path.parts or not path.is_file():
+            if path.is_dir() and not path.is_symlink():
                 continue
+            # Bytecode too: a locked load runs only hashed bytes.
             if rel not in files:
                 problems.append(f"{rel} is not part of the locked commit")
     return git_lfs_concat(pairs), problems
 
 
 def _remove_variant(variant_dir: Path) -> None:
-    """Delete a variant from the cache: the snapshot links and the blobs they point to."""
-    if not variant_dir.exists():
-        return
-    for path in variant_dir.rglob("*"):
-        if path.is_symlink():
-            target = path.resolve()
-            if target.is_file():
-                target.unlink()
-    shutil.rmtree(variant_dir, ignore_errors=True)
+    """Delete a variant from the cache (links as links, blobs only inside the cache)."""
+    from .hub import remove_cached_variant
+
+    try:
+        remove_cached_variant(variant_dir)
+    except OSError:
+        pass  # What could not be removed is caught again by the next verification.
 
 
 def _verify(lock: KernelLock, variant: str, variant_dir: Path, files: dict[str, tuple[str, bool]]) -> None:
@@ -168,7 +184,7 @@ def _load_toml(path: Path) -> dict[str, Any]:
 
 def read_dependencies(project_dir: Union[str, Path]) -> dict[str, int]:
     """``[tool.kernels.dependencies]`` of the project: repository id -> major version."""
-    from .hub import _check_repo_id
+    from .hub import validate_repo_id
 
     pyproject = Path(project_dir) / "pyproject.toml"
     if not pyproject.is_file():
@@ -180,7 +196,7 @@ def read_dependencies(project_dir: Union[str, Path]) -> dict[str, int]:
         raise LockError(f"{pyproject}: tool.kernels.dependencies must be a table")
     for repo_id, version in deps.items():
         try:
-            _check_repo_id(repo_id)
+            validate_repo_id(repo_id)
         except ValueError as e:
             raise LockError(f"{pyproject}: [tool.kernels.dependencies]: {e}") from None
         if not isinstance(version, int) or isinstance(version, bool) or version < 0:
@@ -190,26 +206,26 @@ def read_dependencies(project_dir: Union[str, Path]) -> dict[str, int]:
 
 
 def _api_and_check_online(what: str) -> Any:
-    from .hub import KernelNotCachedError, _api, _offline
+    from .hub import KernelNotCachedError, hub_client, is_offline
 
-    if _offline():
+    if is_offline():
         raise KernelNotCachedError(f"{what} needs the Hub, but HF_HUB_OFFLINE is set")
-    return _api()
+    return hub_client()
 
 
 def lock_kernel(repo_id: str, version: int, api: Any = None) -> KernelLock:
     """Resolve ``repo_id`` version ``version`` (branch ``vN``) to its commit and hash its build variants."""
-    from .hub import _locate, _network_errors, _request_failed
+    from .hub import locate_revision, network_errors, request_failed
     from .variants import is_valid_variant_name
 
     api = api if api is not None else _api_and_check_online("locking kernels")
-    target = _locate(api, repo_id, f"v{version}", offline=False)
+    target = locate_revision(api, repo_id, f"v{version}", offline=False)
     assert target.sha is not None
     try:
         entries = list(api.list_repo_tree(repo_id, path_in_repo="build", revision=target.sha,
                                           repo_type=target.repo_type, recursive=True))
-    except _network_errors() as e:
-        raise _request_failed(f"listing {repo_id}@{target.sha}", api.endpoint, e) from None
+    except network_errors() as e:
+        raise request_failed(f"listing {repo_id}@{target.sha}", api.endpoint, e) from None
     variants = {
         name: {"hash": git_lfs_concat((rel, oid) for rel, (oid, _) in files.items()), "hash_type": HASH_TYPE}
         for name, files in _variant_entries(entries).items() if is_valid_variant_name(name)
@@ -234,12 +250,11 @@ def lock_project(project_dir: Union[str, Path]) -> tuple[Path, list[KernelLock]]
 def read_project_lock(project_dir: Union[str, Path]) -> list[KernelLock]:
     path = Path(project_dir) / LOCKFILE_NAME
     try:
-        text = path.read_text(encoding="utf-8")
+        return read_lockfile(path)
     except FileNotFoundError:
         raise LockError(f"{path} not found: run `kernels lock {project_dir}` first") from None
     except OSError as e:
         raise LockError(f"cannot read {path} ({e.strerror})") from None
-    return parse_lockfile(text, str(path))
 
 
 def _cached_variant_entries(lock: KernelLock, repo_type: str) -> dict[str, dict[str, tuple[str, bool]]]:
@@ -257,10 +272,10 @@ def _cached_variant_entries(lock: KernelLock, repo_type: str) -> dict[str, dict[
 
 def _locked_variants(lock: KernelLock, target: Any, backend: Optional[str]) -> list[str]:
     """Locked variants this environment accepts, most preferred first."""
-    from .hub import _decide
+    from .hub import judge_variants
     from .selection import VariantAccepted, environment_summary
 
-    accepted = [d.variant for d in _decide(target, backend) if isinstance(d, VariantAccepted)]
+    accepted = [d.variant for d in judge_variants(target, backend) if isinstance(d, VariantAccepted)]
     if lock.variants:
         accepted = [v for v in accepted if v in lock.variants]
     if not accepted:
@@ -276,16 +291,26 @@ def download_project(project_dir: Union[str, Path], all_variants: bool = False,
     Returns ``(repo_id, sha, variants)`` per kernel. A variant whose files do
     not match the lock is deleted from the cache and :class:`LockHashMismatchError` raised.
     """
-    from .hub import KernelDownloadError, _locate, _network_errors, cache_dir
+    from .hub import (
+        NEVER_DOWNLOADED,
+        KernelDownloadError,
+        cache_dir,
+        ensure_cache_usable,
+        is_timeout,
+        locate_revision,
+        network_errors,
+        request_failed,
+    )
     from .variants import current_environment
 
     locks = read_project_lock(project_dir)
     api = _api_and_check_online("downloading locked kernels")
+    ensure_cache_usable()
     if not all_variants:
         current_environment(backend)
     done = []
     for lock in locks:
-        target = _locate(api, lock.repo_id, lock.sha, offline=False)
+        target = locate_revision(api, lock.repo_id, lock.sha, offline=False)
         if all_variants:
             variants = sorted(lock.variants)
             if not variants:
@@ -295,9 +320,12 @@ def download_project(project_dir: Union[str, Path], all_variants: bool = False,
         try:
             snapshot = Path(str(api.snapshot_download(
                 lock.repo_id, repo_type=target.repo_type, revision=lock.sha,
-                allow_patterns=[f"build/{v}/*" for v in variants], cache_dir=cache_dir(),
+                allow_patterns=[f"build/{v}/*" for v in variants], ignore_patterns=list(NEVER_DOWNLOADED),
+                cache_dir=cache_dir(),
             )))
-        except _network_errors() as e:
+        except network_errors() as e:
+            if is_timeout(e):
+                raise request_failed(f"{lock.repo_id}@{lock.sha}: download failed", api.endpoint, e) from None
             raise KernelDownloadError(f"{lock.repo_id}@{lock.sha}: download failed: {' '.join(str(e).split())}") \
                 from None
         listed = _cached_variant_entries(lock, target.repo_type)
@@ -324,9 +352,13 @@ def _caller_lock(repo_id: str, package: Optional[str]) -> KernelLock:
             except importlib.metadata.PackageNotFoundError:
                 continue
             searched.append(dist_name)
-            text = dist.read_text(LOCKFILE_NAME)
+            source = f"{LOCKFILE_NAME} of distribution {dist_name!r}"
+            try:
+                text = dist.read_text(LOCKFILE_NAME)
+            except UnicodeDecodeError as e:
+                raise LockfileError(f"{source}: not UTF-8 text (invalid byte at offset {e.start})") from None
             if text is not None:
-                lock = find_lock(parse_lockfile(text, f"{LOCKFILE_NAME} of distribution {dist_name!r}"), repo_id)
+                lock = find_lock(parse_lockfile(text, source), repo_id)
                 if lock is not None:
                     return lock
     if searched:
@@ -342,10 +374,10 @@ def _caller_lock(repo_id: str, package: Optional[str]) -> KernelLock:
 def _explicit_lock(repo_id: str, lockfile: Union[str, Path]) -> KernelLock:
     path = Path(lockfile)
     try:
-        text = path.read_text(encoding="utf-8")
+        locks = read_lockfile(path)
     except OSError as e:
         raise FileNotFoundError(f"cannot read lock file {path} ({e.strerror})") from None
-    lock = find_lock(parse_lockfile(text, str(path)), repo_id)
+    lock = find_lock(locks, repo_id)
     if lock is None:
         raise LockError(f"`{repo_id}` is not locked in {path}")
     return lock
@@ -370,25 +402,33 @@ def find_kernel_lock(repo_id: str, lockfile: Optional[Union[str, Path]], package
 
 
 def _find_lock(repo_id: str, lockfile: Optional[Union[str, Path]]) -> KernelLock:
-    from .hub import _check_repo_id
+    from .hub import validate_repo_id
 
-    _check_repo_id(repo_id)
+    validate_repo_id(repo_id)
     return find_kernel_lock(repo_id, lockfile, caller_package())
 
 
 def load_locked(lock: KernelLock, backend: Optional[str], offline: bool, pre_downloaded: bool) -> ModuleType:
     """Import the locked commit (downloading it unless ``offline``), after checking its files against the lock."""
-    from .hub import KernelNotCachedError, _api, _download, _locate, _validated_variant
+    from .hub import (
+        KernelNotCachedError,
+        download_variant,
+        ensure_cache_usable,
+        hub_client,
+        locate_revision,
+        validated_variant,
+    )
     from .loader import RepoInfo, import_variant
     from .variants import current_environment
 
     env = current_environment(backend)
-    api = _api(None, backend)
+    api = hub_client(None, backend)
     hint = "run `kernels download <project_dir>` first"
+    ensure_cache_usable(writable=not offline)
     try:
-        target = _locate(api, lock.repo_id, lock.sha, offline)
+        target = locate_revision(api, lock.repo_id, lock.sha, offline)
         variant = _locked_variants(lock, target, backend)[0]
-        snapshot, _ = _download(api, target, variant, offline)
+        snapshot, _ = download_variant(api, target, variant, offline)
     except KernelNotCachedError as e:
         if pre_downloaded:
             raise KernelNotPreDownloadedError(f"{lock.repo_id}@{lock.sha} is not pre-downloaded ({e}); {hint}") \
@@ -397,7 +437,7 @@ def load_locked(lock: KernelLock, backend: Optional[str], offline: bool, pre_dow
     variant_dir = snapshot / "build" / variant
     if variant in lock.variants:
         _verify(lock, variant, variant_dir, _cached_variant_entries(lock, target.repo_type).get(variant, {}))
-    _validated_variant(target, variant_dir)
+    validated_variant(target, variant_dir)
     return import_variant(variant_dir, RepoInfo(repo_id=lock.repo_id, revision=lock.sha), backend=env.backend)
 
 
@@ -415,10 +455,10 @@ def load_kernel(repo_id: str, lockfile: Optional[Union[str, Path]] = None,
 
 def get_locked_kernel(repo_id: str, local_files_only: bool = False) -> ModuleType:
     """Import ``repo_id`` at the commit locked in the caller's package metadata, downloading it if needed."""
-    from .hub import _offline
+    from .hub import is_offline
 
     lock = _find_lock(repo_id, None)
-    return load_locked(lock, None, offline=local_files_only or _offline(), pre_downloaded=False)
+    return load_locked(lock, None, offline=local_files_only or is_offline(), pre_downloaded=False)
 
 
 # ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from kernels.hub import is_valid_repo_id
 from kernels._data import load_lib_json
 from kernels.metadata import is_module_name
 from packaging.version import InvalidVersion, Version
@@ -32,14 +33,12 @@ BACKEND_KERNEL_KEYS: dict[str, frozenset[str]] = {
     "xpu": frozenset({"sycl-flags", "cxx-flags"}),
 }
 SHARED_KERNEL_KEYS = frozenset({"backend", "depends", "src", "include"})
-_REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 _ROCM_ARCH = re.compile(r"^gfx[0-9a-f]{3,4}[a-z0-9:+-]*$")
 
 
 def is_repo_id(text: str) -> bool:
-    """Whether ``text`` is a Hub repository id (``owner/name``): the builder's one copy of the
-    pattern, until ``kernels.hub`` offers the validator every package uses."""
-    return _REPO_ID.fullmatch(text) is not None
+    """Whether ``text`` is a Hub repository id (``owner/name``), by the one pattern in ``kernels.hub``."""
+    return is_valid_repo_id(text)
 
 
 def buildable_backends() -> tuple[str, ...]:

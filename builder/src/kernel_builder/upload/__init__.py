@@ -225,6 +225,7 @@ def plan_upload(kernel_dir: Path, repo_id: Optional[str] = None, branch: Optiona
     benchmarks = sorted((project / "benchmarks").glob("benchmark*.py"))
     for path in benchmarks:
         files[f"benchmarks/{path.name}"] = path
+    _refuse_links_out_of(project, build_dir, files)
     card = build_dir / BUILT_CARD
     return UploadPlan(
         repo_id=repo_id,
@@ -237,6 +238,16 @@ def plan_upload(kernel_dir: Path, repo_id: Optional[str] = None, branch: Optiona
         mirrored_patterns=("benchmarks/benchmark*.py",) if benchmarks else (),
         card=card if card.is_file() else None,
     )
+
+
+def _refuse_links_out_of(project: Path, build_dir: Path, files: dict[str, Path]) -> None:
+    """Symbolic links may point inside the kernel project only: what they point to is what gets published."""
+    roots = [project.resolve(), build_dir.resolve()]
+    for rel, path in files.items():
+        target = path.resolve()
+        if not any(target == root or root in target.parents for root in roots):
+            raise KernelBuilderError(f"{path}: a symbolic link to {target}, outside the kernel project "
+                                     f"{project}; refusing to upload it as {rel}")
 
 
 # ---------------------------------------------------------------------------
@@ -261,6 +272,11 @@ def _hub_error(what: str, error: Exception) -> KernelBuilderError:
         if status == 412:
             return KernelBuilderError(f"{what}: the branch changed during the upload (412: {detail}); try again")
         return KernelBuilderError(f"{what}: the Hub answered {status}: {detail}")
+    from huggingface_hub import constants
+    from kernels.hub import is_timeout, request_failed
+
+    if is_timeout(error):
+        return KernelBuilderError(str(request_failed(what, constants.ENDPOINT, error)))
     return KernelBuilderError(f"{what}: {message or type(error).__name__}")
 
 
@@ -317,11 +333,11 @@ def _commit_branch(api: Any, plan: UploadPlan, branch: str, head: str, files: di
 def upload(plan: UploadPlan, private: bool = False, create_pr: bool = False,
            log: Callable[[str], None] = lambda line: None) -> UploadResult:
     """Create the repository and branch if needed and commit the plan (at most one commit per branch)."""
-    from huggingface_hub import HfApi
+    from kernels.hub import hub_client
 
     from .. import __version__
 
-    api = HfApi(library_name="kernel-builder", library_version=__version__)
+    api = hub_client(library=("kernel-builder", __version__))
     target = f"{plan.repo_id} ({plan.repo_type} repository)"
     try:
         repo_url = str(api.create_repo(plan.repo_id, repo_type=plan.repo_type, private=private or None,
@@ -339,24 +355,18 @@ def upload(plan: UploadPlan, private: bool = False, create_pr: bool = False,
     try:
         refs = api.list_repo_refs(plan.repo_id, repo_type=plan.repo_type)
         heads = {b.name: b.target_commit for b in refs.branches}
-        if plan.branch not in heads:
+        created_branch = plan.branch not in heads
+        if created_branch:
             log(f"Creating branch {plan.branch}")
-            api.create_branch(plan.repo_id, branch=plan.branch, repo_type=plan.repo_type)
-            created_branch = True
-            refs = api.list_repo_refs(plan.repo_id, repo_type=plan.repo_type)
-            heads = {b.name: b.target_commit for b in refs.branches}
         files = dict(plan.branch_files)
         if plan.card is not None and plan.branch == "main":
             files["README.md"] = plan.card
         log(f"Uploading {len(plan.variants)} variant(s) to {plan.repo_id}@{plan.branch}: {names}")
-        result = _commit_branch(api, plan, plan.branch, heads[plan.branch], files, True,
-                                message, description, create_pr)
-        result.created_branch = created_branch
-        results.append(result)
+        results.append(_commit_version_branch(api, plan, heads, files, message, description, create_pr))
     except BaseException as e:
         # A version branch we created must not stay behind without the build.
-        if created_branch:
-            _delete_branch_quietly(api, plan)
+        if created_branch and create_pr:
+            _delete_branch_quietly(api, plan, plan.branch)
         if isinstance(e, (KernelBuilderError, KeyboardInterrupt, SystemExit)) or not isinstance(e, Exception):
             raise
         raise _hub_error(f"uploading to {target} branch {plan.branch}", e) from None
@@ -391,12 +401,45 @@ def upload(plan: UploadPlan, private: bool = False, create_pr: bool = False,
     )
 
 
-def _delete_branch_quietly(api: Any, plan: UploadPlan) -> None:
-    """Undo a branch we created when its first commit failed (so no empty version branch is left)."""
+def _delete_branch_quietly(api: Any, plan: UploadPlan, branch: str) -> None:
+    """Remove a branch we created (best effort: the original error, if any, is what matters)."""
     try:
-        api.delete_branch(plan.repo_id, branch=plan.branch, repo_type=plan.repo_type)
-    except Exception:  # noqa: BLE001 - best effort; the original error is what matters
+        api.delete_branch(plan.repo_id, branch=branch, repo_type=plan.repo_type)
+    except Exception:  # noqa: BLE001 - best effort
         pass
+
+
+def _commit_version_branch(api: Any, plan: UploadPlan, heads: dict[str, str], files: dict[str, Path],
+                           message: str, description: str, create_pr: bool) -> BranchResult:
+    """Commit the plan to its branch; a new branch appears only with its whole content."""
+    created = plan.branch not in heads
+    if created and not create_pr:
+        result = _commit_new_branch(api, plan, heads["main"], files, message, description)
+    else:
+        if plan.branch not in heads:  # A pull request needs a branch to be proposed against.
+            api.create_branch(plan.repo_id, branch=plan.branch, repo_type=plan.repo_type)
+            refs = api.list_repo_refs(plan.repo_id, repo_type=plan.repo_type)
+            heads = {b.name: b.target_commit for b in refs.branches}
+        result = _commit_branch(api, plan, plan.branch, heads[plan.branch], files, True,
+                                message, description, create_pr)
+    result.created_branch = created
+    return result
+
+
+def _commit_new_branch(api: Any, plan: UploadPlan, main_head: str, files: dict[str, Path],
+                       message: str, description: str) -> BranchResult:
+    """Create ``plan.branch`` at a commit that already holds the whole upload (made on a staging branch)."""
+    import uuid
+
+    staging = f"{plan.branch}-upload-{uuid.uuid4().hex[:12]}"
+    api.create_branch(plan.repo_id, branch=staging, revision=main_head, repo_type=plan.repo_type)
+    try:
+        result = _commit_branch(api, plan, staging, main_head, files, True, message, description, False)
+        api.create_branch(plan.repo_id, branch=plan.branch, revision=result.commit, repo_type=plan.repo_type)
+    finally:
+        _delete_branch_quietly(api, plan, staging)
+    result.branch = plan.branch
+    return result
 
 
 def describe(result: UploadResult) -> list[str]:

@@ -30,12 +30,13 @@ from .report import (
     format_report,
     to_json,
 )
+from ..hub import is_valid_repo_id
+from ..source_import import source_spec
 from .stats import compare, summarize
 
 DEFAULT_WARMUP = 10
 DEFAULT_ITERATIONS = 100
 
-_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
 _VERSION = re.compile(r"v(\d+)")
 #: Kernel backend (``metadata.json``) -> Torch device type the workloads run on.
 _BACKEND_DEVICES = {"cpu": "cpu", "cuda": "cuda", "rocm": "cuda", "xpu": "xpu", "metal": "mps", "cann": "npu"}
@@ -107,7 +108,7 @@ def parse_target(spec: str, version: Optional[int] = None, branch: Optional[str]
         raise BenchmarkError(f"kernel directory {spec} does not exist")
 
     repo_id, at, rev = spec.partition("@")
-    if not _REPO_ID.fullmatch(repo_id):
+    if not is_valid_repo_id(repo_id):
         raise BenchmarkError(
             f"expected an existing kernel directory or a Hub repository id like 'org/name', got {spec!r}"
         )
@@ -154,17 +155,16 @@ def _download_benchmarks(target: BenchmarkTarget) -> tuple[Path, str]:
 
     from .. import hub
 
-    repo_types = getattr(hub, "REPO_TYPES", ("kernel", "model"))
-    cache_dir = hub.cache_dir() if hasattr(hub, "cache_dir") else None
+    hub.install_request_timeouts()  # huggingface_hub's module-level download, bounded like the client's.
     assert target.repo_id is not None and target.revision is not None
-    for repo_type in repo_types:
+    for repo_type in hub.REPO_TYPES:
         try:
             folder = snapshot_download(
                 target.repo_id,
                 repo_type=repo_type,
                 revision=target.revision,
                 allow_patterns=["benchmarks/*"],
-                cache_dir=cache_dir,
+                cache_dir=hub.cache_dir(),
             )
         except RepositoryNotFoundError:
             continue
@@ -182,6 +182,17 @@ def _download_benchmarks(target: BenchmarkTarget) -> tuple[Path, str]:
         f"kernel repository {target.repo_id!r} not found (it does not exist, or it is private "
         "and you are not logged in)"
     )
+
+
+def _drop_downloaded_bytecode(benchmarks_dir: Path) -> None:
+    """Unlink bytecode from the downloaded ``benchmarks/`` (cache links only), so that only sources are imported."""
+    if not benchmarks_dir.is_dir():
+        return
+    for path in sorted(benchmarks_dir.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.suffix in (".pyc", ".pyo") and (path.is_symlink() or path.is_file()):
+            path.unlink()
+        elif path.name == "__pycache__" and path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
+            path.rmdir()
 
 
 def find_scripts(benchmarks_dir: Path, label: str) -> list[Path]:
@@ -304,7 +315,7 @@ def _import_script(path: Path, root: Path) -> _Script:
     rel = path.relative_to(root).as_posix()
     digest = hashlib.sha256(str(path.resolve()).encode("utf-8")).hexdigest()[:12]
     name = f"_kernels_benchmark_{digest}_{re.sub(r'[^0-9A-Za-z_]', '_', path.stem)}"
-    spec = importlib.util.spec_from_file_location(name, path)
+    spec = source_spec(name, path)  # From the source: a .pyc next to it never runs instead.
     if spec is None or spec.loader is None:
         raise BenchmarkError(f"cannot import {rel}")
     module = importlib.util.module_from_spec(spec)
@@ -543,8 +554,7 @@ def _load_kernel(target: BenchmarkTarget, hub_sha: Optional[str], trust_remote_c
         raise
     except Exception as e:  # noqa: BLE001 - reported as one line
         message = f"loading the kernel {target.label} failed: {_one_line(e)}"
-        untrusted = getattr(hub, "UntrustedPublisherError", None)
-        if untrusted is not None and isinstance(e, untrusted):
+        if isinstance(e, hub.UntrustedPublisherError):
             message += " (kernels benchmark --trust-remote-code; its benchmark scripts run as code too)"
         raise BenchmarkError(message) from e
 
@@ -585,6 +595,7 @@ def run_benchmark(
     else:
         print(f"Downloading {parsed.label} benchmarks...", file=stderr)
         root, hub_sha = _download_benchmarks(parsed)
+        _drop_downloaded_bytecode(root / "benchmarks")
     script_paths = find_scripts(root / "benchmarks", parsed.label)
 
     print(f"Loading kernel {parsed.label}...", file=stderr)

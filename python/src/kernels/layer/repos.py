@@ -14,7 +14,7 @@ from types import ModuleType
 from typing import Any, Callable, Optional, Union
 
 from ..lockfile import LOCKFILE_NAME, KernelLock
-from ..locking import caller_package as _caller_package
+from ..locking import caller_package as find_caller_package
 
 TrustRemoteCode = Union[bool, list[str]]
 
@@ -238,10 +238,10 @@ class _LockedRepository(_Repository):
     def _load_module(self) -> ModuleType:
         # The same path as `get_locked_kernel`: the cached files are checked
         # against the lock's hash before they are imported.
-        from ..hub import _offline
+        from ..hub import is_offline
         from ..locking import load_locked
 
-        return load_locked(self.lock(), None, offline=_offline(), pre_downloaded=False)
+        return load_locked(self.lock(), None, offline=is_offline(), pre_downloaded=False)
 
     def __repr__(self) -> str:
         field = "layer_name" if self._kind == "layer" else "func_name"
@@ -320,7 +320,7 @@ class LockedLayerRepository(_LockedRepository):
     ) -> None:
         self._set_options(trust_remote_code, check_arch)
         self.layer_name = _check_name(layer_name, "layer_name", type(self).__name__)
-        super().__init__(repo_id, lockfile, _caller_package())
+        super().__init__(repo_id, lockfile, find_caller_package())
 
     @property
     def _name(self) -> str:
@@ -388,7 +388,7 @@ class LockedFuncRepository(_LockedRepository):
     ) -> None:
         self._set_options(trust_remote_code, check_arch)
         self.func_name = _check_name(func_name, "func_name", type(self).__name__)
-        super().__init__(repo_id, lockfile, _caller_package())
+        super().__init__(repo_id, lockfile, find_caller_package())
 
     @property
     def _name(self) -> str:
