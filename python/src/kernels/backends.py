@@ -25,7 +25,7 @@ from ._data import load_lib_json
 _SPEC_KEYS = {
     "label": "label", "compute-tag": "compute_tag", "toolkit": "toolkit", "cmake": "cmake",
     "abi-policy": "abi_policy", "torch-device": "torch_device", "noarch": "noarch",
-    "build-toml": "build_toml", "kernel-sections": "kernel_sections",
+    "build-toml": "build_toml", "kernel-sections": "kernel_sections", "archs": "archs",
 }
 _VERSION_FIELD = re.compile(r"\{(major|minor)\}")
 
@@ -48,6 +48,7 @@ class BackendSpec:
     noarch: str  # Python-only variant name is torch-<noarch>
     build_toml: bool  # may appear in build.toml general.backends
     kernel_sections: bool  # takes [kernel.*] sections
+    archs: bool  # metadata.json must name the GPU archs of the build
 
     @property
     def versioned(self) -> bool:
