@@ -30,7 +30,7 @@ from .backends import Backend, backend_names, backend_value, parse_backend, regi
 __all__ = [
     "ArchVariant", "MlxNoarch", "Noarch", "NoarchVariant", "Python", "System", "Torch", "TorchNoarch",
     "TorchStableAbi", "TvmFfi", "UnknownVariant", "Variant", "arch_variant", "noarch_variant",
-    "parse_variant", "parse_variant_or_none", "is_valid_variant_name",
+    "parse_variant", "parse_variant_or_none", "is_valid_variant_name", "abi_tag",
 ]
 
 _CXX_TAGS = {"cxx11": True, "cxx98": False}
@@ -38,6 +38,13 @@ _DOTTED = re.compile(r"(\d+)\.(\d+)")
 _PYTHON_MARKER = "cpython"
 _PYTHON_ABIS = ("abi3", "abi3t")
 _LEGACY_PYTHON = Version("3.9")
+
+
+def abi_tag(cxx11_abi: Optional[bool]) -> Optional[str]:
+    """The C++ ABI tag of a name: ``cxx11``, ``cxx98`` or None (tagless)."""
+    if cxx11_abi is None:
+        return None
+    return next(tag for tag, flag in _CXX_TAGS.items() if flag == cxx11_abi)
 
 
 def _dotted(version: Version) -> str:
@@ -92,9 +99,8 @@ class Torch:
     @property
     def variant_str(self) -> str:
         base = f"torch{_joined(self.version)}" if self.legacy else f"torch-{_dotted(self.version)}"
-        if self.cxx11_abi is None:
-            return base
-        return f"{base}-{'cxx11' if self.cxx11_abi else 'cxx98'}"
+        tag = abi_tag(self.cxx11_abi)
+        return base if tag is None else f"{base}-{tag}"
 
 
 @dataclass(frozen=True)
