@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from packaging.version import Version
 
+from kernels._data import load_lib_json
 from kernels.backends import (
     CANN, CPU, CUDA, TPU, XPU, Metal, Neuron, RegistryError, ROCm, backend_value, parse_backend, registry,
     registry_from_data,
@@ -51,6 +52,9 @@ def test_registry_records_describe_each_backend() -> None:
 def test_malformed_registry_data_names_the_key() -> None:
     with pytest.raises(RegistryError, match="backends.cpu: missing key 'abi-policy'"):
         registry_from_data({"backends": {"cpu": {"label": "CPU"}}})
+    record = dict(load_lib_json("backends")["backends"]["cpu"], archs="no")
+    with pytest.raises(RegistryError, match="backends.cpu.archs must be true or false"):
+        registry_from_data({"backends": {"cpu": record}})
     with pytest.raises(RegistryError, match="'backends' must be a non-empty object"):
         registry_from_data({"buildable": ["cpu"]})
 

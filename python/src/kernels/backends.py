@@ -27,6 +27,10 @@ _SPEC_KEYS = {
     "abi-policy": "abi_policy", "torch-device": "torch_device", "noarch": "noarch",
     "build-toml": "build_toml", "kernel-sections": "kernel_sections", "archs": "archs",
 }
+_TEXT, _FLAG, _OPTIONAL_TEXT = (str,), (bool,), (str, type(None))
+_SPEC_TYPES = {key: _FLAG if key in ("build-toml", "kernel-sections", "archs")
+               else _OPTIONAL_TEXT if key in ("toolkit", "cmake") else _TEXT for key in _SPEC_KEYS}
+_TYPE_WORDS = {_TEXT: "a string", _FLAG: "true or false", _OPTIONAL_TEXT: "a string or null"}
 _VERSION_FIELD = re.compile(r"\{(major|minor)\}")
 
 
@@ -154,6 +158,9 @@ def registry_from_data(data: Mapping[str, Any], source: str = "backends.json") -
         if missing or unknown:
             what = f"missing key {missing[0]!r}" if missing else f"unknown key {unknown[0]!r}"
             raise RegistryError(f"{source}: backends.{name}: {what}")
+        for key, value in record.items():
+            if not isinstance(value, _SPEC_TYPES[key]):
+                raise RegistryError(f"{source}: backends.{name}.{key} must be {_TYPE_WORDS[_SPEC_TYPES[key]]}")
         specs.append(BackendSpec(name=name, **{_SPEC_KEYS[k]: v for k, v in record.items()}))
     return BackendRegistry(tuple(specs))
 
