@@ -25,7 +25,7 @@ from typing import Optional, Union
 from packaging.version import Version
 
 from ._data import load_lib_json
-from .backends import Backend, backend_names, backend_value, parse_backend, registry
+from .backends import Backend, backend_value, parse_backend, registry
 
 __all__ = [
     "ArchVariant", "MlxNoarch", "Noarch", "NoarchVariant", "Python", "System", "Torch", "TorchNoarch",
@@ -394,8 +394,8 @@ def required_variants() -> dict[str, dict[str, list[str]]]:
 
 
 def __getattr__(attribute: str) -> object:
-    if attribute == "BACKENDS":  # follows the active registry
-        return backend_names()
+    if attribute == "BACKENDS":  # backends a metadata.json may name; follows the active registry
+        return registry().metadata_names()
     if attribute in _FROM_ENVIRONMENT or attribute in _OLD_NAMES:
         from . import environment
 
