@@ -100,6 +100,11 @@ def test_bad_names_raise_and_the_non_raising_form_says_none(name: str) -> None:
     assert parse_variant_or_none(name) is None
 
 
+def test_python_only_names_of_no_backend_parse_but_are_not_directory_variants() -> None:
+    assert parse_variant("torch-ext").variant_str == "torch-ext"
+    assert parse_variant_or_none("torch-ext") is None and parse_variant_or_none("torch-npu") == "torch-npu"
+
+
 def test_unknown_framework_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="unknown framework"):
         parse_variant("jax04-cu128-x86_64-linux")

@@ -335,11 +335,22 @@ def parse_variant(name: str) -> Variant:
 
 
 def parse_variant_or_none(name: str) -> Optional[Variant]:
-    """:func:`parse_variant` for callers that sort names into variants and others: None when not a variant."""
+    """The non-raising form for callers that sort directory names into variants and others.
+
+    None when :func:`parse_variant` refuses ``name`` and also for Python-only
+    names of no registered backend (``torch-ext`` is a source folder, not a variant).
+    """
     try:
-        return parse_variant(name)
+        variant = parse_variant(name)
     except ValueError:
         return None
+    if isinstance(variant, NoarchVariant) and not _known_noarch(variant.backend.backend_name):
+        return None
+    return variant
+
+
+def _known_noarch(backend: str) -> bool:
+    return backend == "universal" or registry().by_noarch(backend) is not None
 
 
 def is_valid_variant_name(name: str) -> bool:
