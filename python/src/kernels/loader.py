@@ -18,9 +18,10 @@ from types import ModuleType
 from typing import Optional
 
 from .deps import check_python_depends
+from .environment import current_environment, variant_candidates
 from .metadata import Metadata, MetadataError
 from .source_import import register_kernel_package, source_spec
-from .variants import current_environment, is_valid_variant_name, variant_candidates
+from .variants import is_valid_variant_name
 
 
 class VariantNotFoundError(FileNotFoundError):

@@ -15,6 +15,7 @@ from typing import Any, Callable, Optional
 
 from kernels.hub import is_valid_repo_id
 from kernels._data import load_lib_json
+from kernels.backends import registry
 from kernels.metadata import is_module_name
 from packaging.version import InvalidVersion, Version
 
@@ -42,7 +43,8 @@ def is_repo_id(text: str) -> bool:
 
 
 def buildable_backends() -> tuple[str, ...]:
-    return tuple(load_lib_json("backends")["buildable"])
+    """Backends build.toml may list (the registry's ``build-toml`` records)."""
+    return registry().build_toml_names()
 
 
 def known_dependencies() -> dict[str, tuple[str, ...]]:

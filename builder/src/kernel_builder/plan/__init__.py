@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Optional
 
 from kernels import matrix
-from kernels.variants import current_environment, system_name
+from kernels.environment import host_system
 from packaging.version import Version
 
 from ..config import BuildConfig
@@ -50,20 +50,9 @@ def variants_on(config: BuildConfig, system: str) -> list[str]:
                                **asdict(VersionBounds.of(config)))
 
 
-def _host_system() -> str:
-    try:
-        return system_name(current_environment())
-    except ImportError:  # no Torch installed: fall back to the interpreter's platform
-        import platform
-        import sys
-
-        arch = {"amd64": "x86_64", "arm64": "aarch64"}.get(platform.machine().lower(), platform.machine().lower())
-        return f"{arch}-{'darwin' if sys.platform == 'darwin' else 'linux'}"
-
-
 def kernel_variants(config: BuildConfig, arch_only: bool = False) -> list[str]:
     """Variant names of ``config``, for every system or (``arch_only``) this machine's."""
-    systems = [_host_system()] if arch_only else matrix.systems()
+    systems = [host_system()] if arch_only else matrix.systems()
     names: set[str] = set()
     for system in systems:
         names.update(variants_on(config, system))
