@@ -26,8 +26,9 @@ _SPEC_KEYS = {
     "label": "label", "compute-tag": "compute_tag", "toolkit": "toolkit", "cmake": "cmake",
     "abi-policy": "abi_policy", "torch-device": "torch_device", "noarch": "noarch",
     "build-toml": "build_toml", "kernel-sections": "kernel_sections", "archs": "archs",
-    "metadata": "metadata",
+    "metadata": "metadata", "layer-device": "layer_device",
 }
+_OPTIONAL_KEYS = {"layer-device"}  # defaults to the backend's name
 _TEXT, _FLAG, _OPTIONAL_TEXT = (str,), (bool,), (str, type(None))
 _SPEC_TYPES = {key: _FLAG if key in ("build-toml", "kernel-sections", "archs", "metadata")
                else _OPTIONAL_TEXT if key in ("toolkit", "cmake") else _TEXT for key in _SPEC_KEYS}
@@ -55,6 +56,11 @@ class BackendSpec:
     kernel_sections: bool  # takes [kernel.*] sections
     archs: bool  # metadata.json must name the GPU archs of the build
     metadata: bool  # metadata.json (and the loader's backend argument) may name it
+    layer_device: str = ""  # the device type kernel mappings use for it (metal: "mps"); "" = its name
+
+    def __post_init__(self) -> None:
+        if not self.layer_device:
+            object.__setattr__(self, "layer_device", self.name)
 
     @property
     def versioned(self) -> bool:
@@ -132,6 +138,10 @@ class BackendRegistry:
         """Backends a metadata.json may name."""
         return tuple(s.name for s in self.specs if s.metadata)
 
+    def layer_device_types(self) -> tuple[str, ...]:
+        """The device types kernel mappings and ``kernelize`` understand, sorted."""
+        return tuple(sorted({spec.layer_device for spec in self}))
+
     def kernel_section_names(self) -> tuple[str, ...]:
         """Backends that take ``[kernel.*]`` sections (compiled code)."""
         return tuple(s.name for s in self.specs if s.kernel_sections)
@@ -159,7 +169,7 @@ def registry_from_data(data: Mapping[str, Any], source: str = "backends.json") -
     for name, record in sorted(records.items()):
         if not isinstance(record, Mapping):
             raise RegistryError(f"{source}: backends.{name} must be an object")
-        missing = sorted(set(_SPEC_KEYS) - set(record))
+        missing = sorted(set(_SPEC_KEYS) - _OPTIONAL_KEYS - set(record))
         unknown = sorted(set(record) - set(_SPEC_KEYS))
         if missing or unknown:
             what = f"missing key {missing[0]!r}" if missing else f"unknown key {unknown[0]!r}"

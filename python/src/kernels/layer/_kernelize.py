@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from types import MethodType
 from typing import TYPE_CHECKING, Any, Optional, Union
 
-from . import device as _device
-from .device import DEVICE_TYPES, Device
+from . import device as layer_device
+from .device import Device, device_types
 from .mapping import current_mapping, needs_capability, select_entry, select_repository
 from .mode import KernelizeFallback, Mode, as_fallback, check_kernelize_mode, describe_mode
 from .validation import validate_layer
@@ -51,22 +51,17 @@ class _Target:
     @property
     def capability(self) -> Optional[int]:
         if self._capability is ...:
-            self._capability = _device.device_capability(self.device_type, self.index)
+            self._capability = layer_device.device_capability(self.device_type, self.index)
         return self._capability
 
 
-def _device_type_of(dev: "torch.device") -> str:
-    import torch
-
-    if dev.type == "cuda" and getattr(torch.version, "hip", None):
-        return "rocm"
-    return dev.type
+_device_type_of = layer_device.device_type_of
 
 
 def _check_device_type(device_type: str) -> str:
-    if device_type not in DEVICE_TYPES:
+    if device_type not in device_types():
         raise ValueError(
-            f"kernelize: unsupported device type {device_type!r} (supported: {', '.join(DEVICE_TYPES)})"
+            f"kernelize: unsupported device type {device_type!r} (supported: {', '.join(device_types())})"
         )
     return device_type
 
@@ -86,13 +81,13 @@ def _resolve_target(model: "nn.Module", device: Union[None, str, "torch.device",
     elif isinstance(device, Device):
         return _Target(device.type)
     elif isinstance(device, str):
-        if device in DEVICE_TYPES:
+        if device in device_types():
             return _Target(device)
         try:
             dev = torch.device(device)
         except RuntimeError:
             raise ValueError(
-                f"kernelize: unsupported device {device!r} (supported device types: {', '.join(DEVICE_TYPES)})"
+                f"kernelize: unsupported device {device!r} (supported device types: {', '.join(device_types())})"
             ) from None
         if dev.type == "cuda":  # An explicit "cuda:N" string names CUDA, even on ROCm Torch.
             return _Target("cuda", dev.index)

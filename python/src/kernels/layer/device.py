@@ -6,8 +6,19 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
-#: Device types that kernel mappings and ``kernelize`` understand.
-DEVICE_TYPES = ("cpu", "cuda", "mps", "neuron", "npu", "rocm", "tpu", "xpu")
+from ..backends import registry
+
+
+def device_types() -> tuple[str, ...]:
+    """Device types that kernel mappings and ``kernelize`` understand: one per registry backend."""
+    return registry().layer_device_types()
+
+
+def __getattr__(attribute: str) -> Any:
+    if attribute == "DEVICE_TYPES":  # follows the active backend registry
+        return device_types()
+    raise AttributeError(f"module {__name__!r} has no attribute {attribute!r}")
+
 
 #: Device types whose kernels can be restricted to a range of capabilities.
 CAPABILITY_DEVICE_TYPES = ("cuda", "rocm")
@@ -60,9 +71,9 @@ class Device:
     properties: Optional[Union[CUDAProperties, ROCMProperties]] = None
 
     def __post_init__(self) -> None:
-        if self.type not in DEVICE_TYPES:
+        if self.type not in device_types():
             raise ValueError(
-                f"Device: unsupported device type {self.type!r} (supported: {', '.join(DEVICE_TYPES)})"
+                f"Device: unsupported device type {self.type!r} (supported: {', '.join(device_types())})"
             )
         if self.properties is not None:
             expected = _PROPERTIES_FOR.get(self.type)
@@ -98,10 +109,19 @@ def as_device(value: Any, where: str) -> Device:
     if isinstance(value, Device):
         return value
     if isinstance(value, str):
-        if value not in DEVICE_TYPES:
-            raise ValueError(f"{where}: unsupported device type {value!r} (supported: {', '.join(DEVICE_TYPES)})")
+        if value not in device_types():
+            raise ValueError(f"{where}: unsupported device type {value!r} (supported: {', '.join(device_types())})")
         return Device(type=value)
     raise TypeError(f"{where}: devices must be device-type strings or kernels.Device, got {value!r}")
+
+
+def device_type_of(dev: Any) -> str:
+    """The mapping device type of a ``torch.device``: a "cuda" device of a ROCm build of Torch is "rocm"."""
+    import torch
+
+    if dev.type == "cuda" and getattr(torch.version, "hip", None):
+        return "rocm"
+    return dev.type
 
 
 def device_capability(device_type: str, index: Optional[int] = None) -> Optional[int]:

@@ -112,8 +112,8 @@ def register_kernel_mapping(mapping: KernelMapping, inherit_mapping: bool = True
 
     Outside ``use_kernel_mapping`` the registration is global; inside, it
     lasts until the ``with`` block ends. ``mapping`` maps a layer name to a
-    dict whose keys are device types (``"cuda"``, ``"rocm"``, ``"mps"``,
-    ``"xpu"``, ``"npu"``, ``"cpu"``) or ``Device`` objects and whose values are
+    dict whose keys are device types (``cuda``, ``rocm``, ``mps``,
+    ``xpu``, ``npu``, ``cpu``, ...: :func:`~kernels.layer.device.device_types`) or ``Device`` objects and whose values are
     repositories or ``{Mode: repository}`` dicts (a bare repository is
     registered for ``Mode.FALLBACK``). An entry replaces an earlier one for
     the same layer name, device type and capability range.
@@ -199,10 +199,10 @@ class DeviceKernels:
         return chosen.repos
 
     def repos_for_device(self, device_index: Optional[int] = None) -> Optional[Mapping[Mode, Any]]:
-        from . import device as _device
+        from . import device as layer_device
 
         device_type = self.entries[0].device.type
-        capability = _device.device_capability(device_type, device_index) if needs_capability(self.entries) else None
+        capability = layer_device.device_capability(device_type, device_index) if needs_capability(self.entries) else None
         chosen = select_entry(self.entries, capability)
         return None if chosen is None else chosen.repos
 
