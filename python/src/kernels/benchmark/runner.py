@@ -559,6 +559,49 @@ def _load_kernel(target: BenchmarkTarget, hub_sha: Optional[str], trust_remote_c
         raise BenchmarkError(message) from e
 
 
+def _run_scripts(root: Path, script_paths: list[Path], parsed: Any, kernel: Any, device: str,
+                 kernel_info: Any, warmup: int, iterations: int, progress: Optional[bool],
+                 stdout: TextIO, stderr: TextIO) -> BenchmarkReport:
+    """Import the benchmark scripts (with benchmarks/ on sys.path) and time every workload."""
+    benchmarks_dir = str(root / "benchmarks")
+    modules_before = set(sys.modules)
+    # Scripts may import helper modules that sit next to them.
+    sys.path.insert(0, benchmarks_dir)
+    try:
+        scripts = [_import_script(path, root) for path in script_paths]
+        workloads = [_Workload(s, cls, name) for s in scripts for cls in s.classes for name in workload_names(cls)]
+        machine = collect_machine_info(device)
+        script_infos = [ScriptInfo(s.rel, s.sha256) for s in scripts]
+        report = BenchmarkReport(kernel_info, machine, script_infos, combined_sha256(script_infos), warmup, iterations)
+        print(format_header(machine, warmup, iterations), file=stdout, flush=True)
+
+        timer = _Timer(device)
+        enabled = progress if progress is not None else bool(getattr(stderr, "isatty", lambda: False)())
+        bar = _Progress(sum(_calls(w, warmup, iterations) for w in workloads), enabled, stderr)
+        try:
+            current = None
+            for w in workloads:
+                if w.script is not current:
+                    current = w.script
+                    if not enabled:
+                        print(f"Running {w.script.rel}...", file=stderr, flush=True)
+                report.results.append(_run_workload(w, kernel, device, warmup, iterations, timer, bar))
+        finally:
+            bar.close()
+    finally:
+        try:
+            sys.path.remove(benchmarks_dir)
+        except ValueError:
+            pass
+        # Forget the scripts (and helpers imported from benchmarks/) so that a later run re-imports them.
+        for name in set(sys.modules) - modules_before:
+            module_file = getattr(sys.modules[name], "__file__", None) or ""
+            if name.startswith("_kernels_benchmark_") or module_file.startswith(benchmarks_dir + os.sep):
+                del sys.modules[name]
+
+    return report
+
+
 def run_benchmark(
     target: str,
     *,
@@ -603,41 +646,8 @@ def run_benchmark(
     device = _kernel_device(kernel)
     kernel_info = _kernel_info(parsed, kernel, hub_sha)
 
-    benchmarks_dir = str(root / "benchmarks")
-    modules_before = set(sys.modules)
-    # Scripts may import helper modules that sit next to them.
-    sys.path.insert(0, benchmarks_dir)
-    try:
-        scripts = [_import_script(path, root) for path in script_paths]
-        workloads = [_Workload(s, cls, name) for s in scripts for cls in s.classes for name in workload_names(cls)]
-        machine = collect_machine_info(device)
-        script_infos = [ScriptInfo(s.rel, s.sha256) for s in scripts]
-        report = BenchmarkReport(kernel_info, machine, script_infos, combined_sha256(script_infos), warmup, iterations)
-        print(format_header(machine, warmup, iterations), file=stdout, flush=True)
-
-        timer = _Timer(device)
-        enabled = progress if progress is not None else bool(getattr(stderr, "isatty", lambda: False)())
-        bar = _Progress(sum(_calls(w, warmup, iterations) for w in workloads), enabled, stderr)
-        try:
-            current = None
-            for w in workloads:
-                if w.script is not current:
-                    current = w.script
-                    if not enabled:
-                        print(f"Running {w.script.rel}...", file=stderr, flush=True)
-                report.results.append(_run_workload(w, kernel, device, warmup, iterations, timer, bar))
-        finally:
-            bar.close()
-    finally:
-        try:
-            sys.path.remove(benchmarks_dir)
-        except ValueError:
-            pass
-        # Forget the scripts (and helpers imported from benchmarks/) so that a later run re-imports them.
-        for name in set(sys.modules) - modules_before:
-            module_file = getattr(sys.modules[name], "__file__", None) or ""
-            if name.startswith("_kernels_benchmark_") or module_file.startswith(benchmarks_dir + os.sep):
-                del sys.modules[name]
+    report = _run_scripts(root, script_paths, parsed, kernel, device, kernel_info, warmup, iterations,
+                          progress, stdout, stderr)
 
     print(format_report(report), file=stdout, flush=True)
     if output is not None:
