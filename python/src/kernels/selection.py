@@ -12,53 +12,57 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Optional, Union
 
-from .variants import Environment, ParsedVariant, current_environment, parse_variant, variant_candidates
+from .backends import registry
+from .environment import Environment, current_environment
+from .variants import ArchVariant, Torch, TorchStableAbi, UnknownVariant, Variant, as_variant
+
+Decided = Union[Variant, UnknownVariant]
 
 
 @dataclass(frozen=True)
 class VariantAccepted:
-    """A build variant this environment can load; ``rank`` 0 is the most preferred."""
+    """A build variant this environment can load; ``rank`` 0 is the most preferred.
 
-    variant: str
+    ``variant`` is the variant object (a name given here is parsed); it
+    compares equal to its name.
+    """
+
+    variant: Decided
     rank: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "variant", as_variant(self.variant))
 
     @property
     def variant_str(self) -> str:
-        return self.variant
+        return self.variant.variant_str
 
 
 @dataclass(frozen=True)
 class VariantRejected:
     """A build variant this environment cannot load, and why."""
 
-    variant: str
+    variant: Decided
     reason: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "variant", as_variant(self.variant))
 
     @property
     def variant_str(self) -> str:
-        return self.variant
+        return self.variant.variant_str
 
 
 Decision = Union[VariantAccepted, VariantRejected]
 
 
-def _torch_version(tag: str) -> str:
-    """``"213"`` -> ``"2.13"``."""
-    return f"{tag[0]}.{tag[1:]}" if len(tag) > 1 else tag
-
-
 def describe_compute(compute: str) -> str:
     """``cu126`` -> ``CUDA 12.6``, ``rocm71`` -> ``ROCm 7.1``, ``xpu20253`` -> ``XPU 2025.3``."""
-    if compute.startswith("cu") and compute[2:].isdigit():
-        digits = compute[2:]
-        return f"CUDA {digits[:-1]}.{digits[-1]}"
-    if compute.startswith("rocm") and compute[4:].isdigit():
-        digits = compute[4:]
-        return f"ROCm {digits[:-1]}.{digits[-1]}"
-    if compute.startswith("xpu") and compute[3:].isdigit():
-        digits = compute[3:]
-        return f"XPU {digits[:4]}.{digits[4:]}"
-    return {"cpu": "CPU", "metal": "Metal", "neuron": "Neuron", "cann": "CANN"}.get(compute, compute)
+    try:
+        spec, version = registry().parse_tag(compute)
+    except ValueError:
+        return compute
+    return spec.describe(version)
 
 
 def _environment_abi(env: Environment) -> Optional[str]:
@@ -67,33 +71,52 @@ def _environment_abi(env: Environment) -> Optional[str]:
     return "cxx11" if env.cxx11_abi else "cxx98"
 
 
-def rejection_reason(parsed: Optional[ParsedVariant], env: Environment, name: str = "") -> str:
-    """Why ``parsed`` cannot be loaded in ``env`` (every mismatch, in one sentence)."""
-    if parsed is None:
-        return f"{name!r} is not a build variant name"
-    if parsed.noarch:
-        if parsed.backend not in ("universal", env.backend):
-            return f"Python-only build for backend {parsed.backend}, but this environment uses backend {env.backend}"
-        return "not accepted by this environment"
+def _variant_abi(variant: ArchVariant) -> Optional[str]:
+    framework = variant.framework
+    if not isinstance(framework, Torch) or framework.cxx11_abi is None:
+        return None
+    return "cxx11" if framework.cxx11_abi else "cxx98"
+
+
+def _framework_problems(variant: ArchVariant, env: Environment) -> list[str]:
+    framework = variant.framework
     problems = []
-    if parsed.backend != env.backend:
+    version = getattr(framework, "version", None)
+    if isinstance(framework, (Torch, TorchStableAbi)) and version is not None \
+            and f"torch{version.major}{version.minor}" != env.torch_tag:
+        problems.append(f"Torch {version.major}.{version.minor} instead of {env.torch_version}")
+    if isinstance(framework, TorchStableAbi):
+        problems.append("the Torch stable ABI, which this loader does not support yet")
+    elif not isinstance(framework, Torch):
+        problems.append("tvm-ffi, which this loader does not support yet")
+    elif variant.os == env.os and _variant_abi(variant) != _environment_abi(env):
+        problems.append(f"C++ ABI {_variant_abi(variant) or 'none'} instead of {_environment_abi(env) or 'none'}")
+    return problems
+
+
+def rejection_reason(variant: Decided, env: Environment, name: str = "") -> str:
+    """Why ``variant`` cannot be loaded in ``env`` (every mismatch, in one sentence)."""
+    if isinstance(variant, UnknownVariant):
+        return f"{variant.variant_str!r} is not a build variant name"
+    if variant.noarch:
+        if variant.backend_name not in ("universal", env.backend):
+            return (f"Python-only build for backend {variant.backend_name}, "
+                    f"but this environment uses backend {env.backend}")
+        return "not accepted by this environment"
+    assert isinstance(variant, ArchVariant)
+    problems = []
+    if variant.backend_name != env.backend:
         problems.append(
-            f"backend {parsed.backend} ({describe_compute(parsed.compute or '')}) instead of "
+            f"backend {variant.backend_name} ({describe_compute(variant.compute)}) instead of "
             f"{env.backend} ({describe_compute(env.compute)})"
         )
-    elif parsed.compute != env.compute:
-        problems.append(f"{describe_compute(parsed.compute or '')} instead of {describe_compute(env.compute)}")
-    build_torch = _torch_version(parsed.torch_version or "")
-    if f"torch{parsed.torch_version}" != env.torch_tag:
-        problems.append(f"Torch {build_torch} instead of {env.torch_version}")
-    if parsed.cxx_abi == "stable":
-        problems.append("the Torch stable ABI, which this loader does not support yet")
-    elif parsed.os == env.os and parsed.cxx_abi != _environment_abi(env):
-        problems.append(f"C++ ABI {parsed.cxx_abi or 'none'} instead of {_environment_abi(env) or 'none'}")
-    if parsed.arch != env.arch:
-        problems.append(f"CPU architecture {parsed.arch} instead of {env.arch}")
-    if parsed.os != env.os:
-        problems.append(f"OS {parsed.os} instead of {env.os}")
+    elif variant.compute != env.compute:
+        problems.append(f"{describe_compute(variant.compute)} instead of {describe_compute(env.compute)}")
+    problems += _framework_problems(variant, env)
+    if variant.arch != env.arch:
+        problems.append(f"CPU architecture {variant.arch} instead of {env.arch}")
+    if variant.os != env.os:
+        problems.append(f"OS {variant.os} instead of {env.os}")
     if not problems:
         return "not accepted by this environment"
     return "built for " + ", ".join(problems)
@@ -110,18 +133,19 @@ def decide(
     of the environment (for example a variant without ``__init__.py``).
     """
     env = current_environment(backend)
-    candidates = variant_candidates(backend)
+    candidates = [v.variant_str for v in env.candidates()]
     problems = problems or {}
     accepted: list[VariantAccepted] = []
     rejected: list[VariantRejected] = []
-    for name in sorted(set(variants)):
+    for name in sorted({str(v) for v in variants}):
         if name in candidates:
             if name in problems:
                 rejected.append(VariantRejected(name, problems[name]))
             else:
                 accepted.append(VariantAccepted(name, candidates.index(name)))
             continue
-        rejected.append(VariantRejected(name, rejection_reason(parse_variant(name), env, name)))
+        variant = as_variant(name)
+        rejected.append(VariantRejected(variant, rejection_reason(variant, env)))
     accepted.sort(key=lambda d: d.rank)
     return [*accepted, *rejected]
 

@@ -1,185 +1,402 @@
-"""Build variant names: what this environment needs and what a name means.
+"""Build variant names: one type that formats and parses every form.
 
-A variant directory is named ``torch<MAJ><MIN>[-cxx11]-<compute>-<arch>-<os>``
-(for example ``torch213-cxx11-cpu-x86_64-linux`` or
-``torch211-cxx11-cu130-x86_64-linux``), or is one of the Python-only forms
-``torch-<backend>`` and ``torch-universal``.
+A variant is an :class:`ArchVariant` (compiled code for one framework,
+backend, Python ABI and system) or a :class:`NoarchVariant` (Python-only,
+``torch-<backend>``/``torch-universal``). Both are frozen, hashable values
+whose ``.variant_str`` is the directory name. Names, legacy form first:
+
+- ``torch213-cxx11-cu130-x86_64-linux``, ``torch213-metal-aarch64-darwin`` (tagless)
+- ``torch-stable-abi211-cpu-x86_64-linux``, ``tvm-ffi01-cu128-x86_64-linux``
+- ``torch-2.13-cxx11-cuda-13.0-cpython-3.9-abi3-x86_64-linux`` (new format),
+  ``torch-stable-abi-2.11-...``, ``tvm-ffi-0.1-...``
+- ``torch-cpu``, ``torch-npu``, ``torch-universal``, ``mlx-metal``
+
+Backend parts come from the backend registry (:mod:`kernels.backends`). A
+variant compares equal to its name as a string, so code that still holds
+names keeps working.
 """
 
 from __future__ import annotations
 
-import platform
 import re
-import sys
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+from packaging.version import Version
 
 from ._data import load_lib_json
+from .backends import Backend, backend_names, backend_value, parse_backend, registry
 
-BACKENDS = ("cann", "cpu", "cuda", "metal", "neuron", "rocm", "xpu")
+__all__ = [
+    "ArchVariant", "MlxNoarch", "Noarch", "NoarchVariant", "Python", "System", "Torch", "TorchNoarch",
+    "TorchStableAbi", "TvmFfi", "UnknownVariant", "Variant", "arch_variant", "noarch_variant",
+    "parse_variant", "parse_variant_or_none", "is_valid_variant_name",
+]
 
-_ARCH_VARIANT = re.compile(
-    r"^torch(?P<torch>\d{2,4})"
-    r"(?:-(?P<abi>cxx11|cxx98|stable))?"
-    r"-(?P<compute>cpu|metal|neuron|cann|cu\d{3,4}|rocm\d{2,3}|xpu\d{5,6})"
-    r"-(?P<arch>x86_64|aarch64)"
-    r"-(?P<os>linux|darwin|windows)$"
-)
-_NOARCH_VARIANT = re.compile(r"^torch-(?P<backend>cpu|cuda|metal|neuron|rocm|xpu|cann|universal)$")
+_CXX_TAGS = {"cxx11": True, "cxx98": False}
+_DOTTED = re.compile(r"(\d+)\.(\d+)")
+_PYTHON_MARKER = "cpython"
+_PYTHON_ABIS = ("abi3", "abi3t")
+_LEGACY_PYTHON = Version("3.9")
+
+
+def _dotted(version: Version) -> str:
+    return f"{version.major}.{version.minor}"
+
+
+def _joined(version: Version) -> str:
+    return f"{version.major}{version.minor}"
+
+
+class _ByName:
+    """Variant values compare, hash and sort by their name, and compare equal to it as a ``str``."""
+
+    @property
+    def variant_str(self) -> str:
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            return self.variant_str == other
+        if isinstance(other, _ByName):
+            return self.variant_str == other.variant_str
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.variant_str)
+
+    def __lt__(self, other: object) -> bool:
+        if isinstance(other, (str, _ByName)):
+            return self.variant_str < str(other)
+        return NotImplemented
+
+    def __gt__(self, other: object) -> bool:
+        if isinstance(other, (str, _ByName)):
+            return self.variant_str > str(other)
+        return NotImplemented
+
+    def __str__(self) -> str:
+        return self.variant_str
+
+    @property
+    def name(self) -> str:
+        return self.variant_str
+
+
+# Frameworks -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class ParsedVariant:
-    """The parts of a build variant name."""
+class Torch:
+    """Versioned Torch (arch variants); ``cxx11_abi`` None is the tagless form."""
 
-    name: str
-    backend: str
-    noarch: bool
-    torch_version: Optional[str] = None  # e.g. "213"
-    cxx_abi: Optional[str] = None  # "cxx11", "cxx98", "stable" or None (darwin)
-    compute: Optional[str] = None  # e.g. "cu130", "cpu"
-    arch: Optional[str] = None
-    os: Optional[str] = None
+    version: Version
+    cxx11_abi: Optional[bool] = None
+    legacy: bool = field(default=True, compare=False)
+
+    @property
+    def variant_str(self) -> str:
+        base = f"torch{_joined(self.version)}" if self.legacy else f"torch-{_dotted(self.version)}"
+        if self.cxx11_abi is None:
+            return base
+        return f"{base}-{'cxx11' if self.cxx11_abi else 'cxx98'}"
 
 
-def parse_variant(name: str) -> Optional[ParsedVariant]:
-    """Parse a variant directory name; ``None`` when it is not one."""
-    match = _ARCH_VARIANT.match(name)
-    if match:
-        compute = match["compute"]
-        if compute.startswith("cu"):
-            backend = "cuda"
-        elif compute.startswith("rocm"):
-            backend = "rocm"
-        elif compute.startswith("xpu"):
-            backend = "xpu"
-        else:
-            backend = compute
-        return ParsedVariant(
-            name=name,
-            backend=backend,
-            noarch=False,
-            torch_version=match["torch"],
-            cxx_abi=match["abi"],
-            compute=compute,
-            arch=match["arch"],
-            os=match["os"],
-        )
-    match = _NOARCH_VARIANT.match(name)
-    if match:
-        return ParsedVariant(name=name, backend=match["backend"], noarch=True)
-    return None
+@dataclass(frozen=True)
+class TorchStableAbi:
+    """Torch's stable ABI at a version. ``tagged`` is this project's early spelling ``torch211-stable``."""
+
+    version: Version
+    legacy: bool = field(default=True, compare=False)
+    tagged: bool = field(default=False, compare=False)
+
+    @property
+    def variant_str(self) -> str:
+        if self.tagged:
+            return f"torch{_joined(self.version)}-stable"
+        if self.legacy:
+            return f"torch-stable-abi{_joined(self.version)}"
+        return f"torch-stable-abi-{_dotted(self.version)}"
+
+
+@dataclass(frozen=True)
+class TvmFfi:
+    """Versioned tvm-ffi (arch variants)."""
+
+    version: Version
+    legacy: bool = field(default=True, compare=False)
+
+    @property
+    def variant_str(self) -> str:
+        return f"tvm-ffi{_joined(self.version)}" if self.legacy else f"tvm-ffi-{_dotted(self.version)}"
+
+
+@dataclass(frozen=True)
+class TorchNoarch:
+    """Version-less Torch (Python-only variants)."""
+
+    @property
+    def variant_str(self) -> str:
+        return "torch"
+
+
+@dataclass(frozen=True)
+class MlxNoarch:
+    """Version-less MLX (Python-only variants)."""
+
+    @property
+    def variant_str(self) -> str:
+        return "mlx"
+
+
+# Other parts ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Python:
+    """Minimum CPython and its ABI; legacy names imply ``cpython-3.9-abi3`` and do not spell it."""
+
+    version: Version = _LEGACY_PYTHON
+    abi: str = "abi3"
+    legacy: bool = field(default=True, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.abi not in _PYTHON_ABIS:
+            raise ValueError(f"Python ABI must be one of {', '.join(_PYTHON_ABIS)}, got {self.abi!r}")
+        if self.legacy and (self.abi, self.version) != ("abi3", _LEGACY_PYTHON):
+            raise ValueError(f"legacy variant names imply Python {_LEGACY_PYTHON} abi3, not {self.version} {self.abi}")
+        if self.abi == "abi3t" and self.version < Version("3.15"):
+            raise ValueError(f"abi3t needs Python 3.15 or later, not {self.version}")
+
+    @property
+    def variant_str(self) -> str:
+        return "" if self.legacy else f"{_PYTHON_MARKER}-{_dotted(self.version)}-{self.abi}"
+
+
+@dataclass(frozen=True)
+class System:
+    """CPU architecture and OS of a compiled variant."""
+
+    platform: str
+    os: str
+
+    @property
+    def variant_str(self) -> str:
+        return f"{self.platform}-{self.os}"
+
+
+@dataclass(frozen=True)
+class Noarch:
+    """The backend part of a Python-only variant (``cpu``, ``npu``, ``universal``)."""
+
+    backend_name: str
+
+    @property
+    def variant_str(self) -> str:
+        return self.backend_name
+
+
+# Variants -------------------------------------------------------------------------------
+
+Framework = Union[Torch, TorchStableAbi, TvmFfi]
+
+
+@dataclass(frozen=True, eq=False)
+class ArchVariant(_ByName):
+    """A compiled build variant."""
+
+    framework: Framework
+    backend: Backend
+    python: Python
+    system: System
+
+    noarch = False
+
+    @property
+    def variant_str(self) -> str:
+        parts = [self.framework.variant_str, self.backend.variant_str, self.python.variant_str, self.system.variant_str]
+        return "-".join(p for p in parts if p)
+
+    @property
+    def backend_name(self) -> str:
+        return self.backend.name
+
+    @property
+    def compute(self) -> str:
+        """The backend part of the name: ``cu130``, ``cpu``."""
+        return self.backend.variant_str
+
+    @property
+    def arch(self) -> str:
+        return self.system.platform
+
+    @property
+    def os(self) -> str:
+        return self.system.os
+
+
+@dataclass(frozen=True, eq=False)
+class NoarchVariant(_ByName):
+    """A Python-only build variant."""
+
+    framework: Union[TorchNoarch, MlxNoarch]
+    backend: Noarch
+
+    noarch = True
+    arch = None
+    os = None
+
+    @property
+    def variant_str(self) -> str:
+        return f"{self.framework.variant_str}-{self.backend.variant_str}"
+
+    @property
+    def backend_name(self) -> str:
+        """The registry backend (``torch-npu`` is cann); ``universal`` or the raw name otherwise."""
+        spec = registry().by_noarch(self.backend.backend_name)
+        return spec.name if spec is not None else self.backend.backend_name
+
+
+@dataclass(frozen=True, eq=False)
+class UnknownVariant(_ByName):
+    """A directory name that is not a variant; kept so decisions can say why it was rejected."""
+
+    text: str
+    noarch = False
+
+    @property
+    def variant_str(self) -> str:
+        return self.text
+
+
+Variant = Union[ArchVariant, NoarchVariant]
+
+
+# Parsing --------------------------------------------------------------------------------
+
+
+def _framework(parts: list[str], name: str) -> tuple[Optional[Framework], int, bool]:
+    """The framework at the start of ``parts``, how many parts it takes and whether the name is legacy."""
+    head = parts[0]
+    second = parts[1] if len(parts) > 1 else ""
+    if name.startswith("torch-stable-abi"):
+        if second == "stable" and len(parts) > 3 and parts[2] == "abi" and _DOTTED.fullmatch(parts[3]):
+            return TorchStableAbi(Version(parts[3]), legacy=False), 4, False
+        match = re.fullmatch(r"abi(\d)(\d+)", parts[2]) if len(parts) > 2 else None
+        if match:
+            return TorchStableAbi(Version(f"{match[1]}.{match[2]}")), 3, True
+        raise ValueError(f"invalid Torch stable ABI version in variant name {name!r}")
+    if head == "torch" and _DOTTED.fullmatch(second):
+        cxx = _CXX_TAGS.get(parts[2]) if len(parts) > 2 else None
+        return Torch(Version(second), cxx, legacy=False), 2 if cxx is None else 3, False
+    if head == "tvm" and second == "ffi" and len(parts) > 2 and _DOTTED.fullmatch(parts[2]):
+        return TvmFfi(Version(parts[2]), legacy=False), 3, False
+    if head == "tvm" and (match := re.fullmatch(r"ffi(\d+?)(\d+)", second)):
+        return TvmFfi(Version(f"{match[1]}.{match[2]}")), 2, True
+    if match := re.fullmatch(r"torch(\d)(\d+)", head):
+        version = Version(f"{match[1]}.{match[2]}")
+        if second == "stable":
+            return TorchStableAbi(version, tagged=True), 2, True
+        cxx = _CXX_TAGS.get(second)
+        return Torch(version, cxx), 1 if cxx is None else 2, True
+    return None, 0, True
+
+
+def _python(parts: list[str], legacy: bool, name: str) -> tuple[list[str], Python]:
+    """Split the ``cpython-<M.m>-<abi>`` part off the backend parts (implicit in legacy names)."""
+    if legacy:
+        return parts, Python()
+    if _PYTHON_MARKER not in parts:
+        raise ValueError(f"variant name {name!r} lacks its cpython-<version>-<abi> part")
+    at = parts.index(_PYTHON_MARKER)
+    rest = parts[at + 1:]
+    if len(rest) != 2 or not _DOTTED.fullmatch(rest[0]):
+        raise ValueError(f"variant name {name!r}: expected cpython-<major>.<minor>-<abi>")
+    return parts[:at], Python(Version(rest[0]), rest[1], legacy=False)
+
+
+def parse_variant(name: str) -> Variant:
+    """Parse a variant name; raises ValueError for an unknown framework or a malformed name."""
+    parts = name.split("-")
+    if len(parts) >= 2 and parts[0] in ("torch", "mlx") and not parts[1][:1].isdigit() \
+            and not name.startswith("torch-stable-abi") and all(parts[1:]):
+        framework = TorchNoarch() if parts[0] == "torch" else MlxNoarch()
+        return NoarchVariant(framework, Noarch("-".join(parts[1:])))
+    framework, used, legacy = _framework(parts, name)
+    if framework is None:
+        raise ValueError(f"unknown framework in variant name {name!r}")
+    rest = parts[used:]
+    if len(rest) < 3 or not all(rest):
+        raise ValueError(f"variant name {name!r} needs <backend>-<cpu>-<os> after the framework")
+    backend_parts, python = _python(rest[:-2], legacy, name)
+    backend = parse_backend(backend_parts, legacy=legacy)
+    return ArchVariant(framework, backend, python, System(rest[-2], rest[-1]))
+
+
+def parse_variant_or_none(name: str) -> Optional[Variant]:
+    """:func:`parse_variant` for callers that sort names into variants and others: None when not a variant."""
+    try:
+        return parse_variant(name)
+    except ValueError:
+        return None
 
 
 def is_valid_variant_name(name: str) -> bool:
-    return parse_variant(name) is not None
+    return parse_variant_or_none(name) is not None
 
 
-@dataclass(frozen=True)
-class Environment:
-    """What the running Python/Torch offers, as far as variant selection cares."""
-
-    torch_version: str  # "2.13.0"
-    cxx11_abi: bool
-    backend: str  # cpu, cuda, rocm, xpu, metal, neuron, cann
-    compute: str  # cpu, cu130, rocm71, xpu20253, metal
-    arch: str  # x86_64, aarch64
-    os: str  # linux, darwin, windows
-
-    @property
-    def torch_tag(self) -> str:
-        major, minor = self.torch_version.split(".")[:2]
-        return f"torch{major}{minor}"
+def as_variant(value: Union[str, Variant, UnknownVariant]) -> Union[Variant, UnknownVariant]:
+    """``value`` as a variant object: parsed from a name, or an :class:`UnknownVariant`."""
+    if not isinstance(value, str):
+        return value
+    return parse_variant_or_none(value) or UnknownVariant(value)
 
 
-def _machine_arch() -> str:
-    machine = platform.machine().lower()
-    return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
+# Formatting -----------------------------------------------------------------------------
 
 
-def _os_name() -> str:
-    if sys.platform.startswith("linux"):
-        return "linux"
-    if sys.platform == "darwin":
-        return "darwin"
-    if sys.platform in ("win32", "cygwin"):
-        return "windows"
-    return sys.platform
+def arch_variant(torch_version: Union[str, Version], backend: str, toolkit: Optional[Union[str, Version]],
+                 arch: str, os: str, *, cxx11_abi: Optional[bool] = True, legacy: bool = True,
+                 python: Optional[Python] = None) -> ArchVariant:
+    """The variant of a Torch build: (torch version, backend, toolkit version, arch, os).
 
-
-def torch_compute_backend() -> tuple[str, str]:
-    """``(backend, compute tag)`` of the installed Torch build."""
-    import torch
-
-    if torch.version.cuda is not None:
-        major, minor = torch.version.cuda.split(".")[:2]
-        return "cuda", f"cu{major}{minor}"
-    hip = getattr(torch.version, "hip", None)
-    if hip is not None:
-        major, minor = hip.split(".")[:2]
-        return "rocm", f"rocm{major}{minor}"
-    xpu = getattr(torch.version, "xpu", None)
-    if xpu is not None:
-        # torch.version.xpu looks like "20250300": year, then the release.
-        return "xpu", f"xpu{xpu[:4]}{int(xpu[4:6])}"
-    if sys.platform == "darwin" and torch.backends.mps.is_built():
-        return "metal", "metal"
-    return "cpu", "cpu"
-
-
-def current_environment(backend: Optional[str] = None) -> Environment:
-    """Describe this process's Torch for variant selection.
-
-    ``backend`` may only be ``cpu`` or the backend Torch was built for.
+    Legacy names carry a C++ ABI tag on Linux only (``cxx11_abi`` is ignored
+    elsewhere); pass ``cxx11_abi=None`` for the tagless Linux form.
     """
-    import torch
-
-    torch_backend, compute = torch_compute_backend()
-    if backend is not None and backend != torch_backend:
-        if backend != "cpu":
-            choices = "'cpu'" if torch_backend == "cpu" else f"'cpu' or {torch_backend!r}"
-            raise ValueError(
-                f"backend {backend!r} is not available: Torch {torch.__version__} was built "
-                f"for {torch_backend!r}; use {choices}"
-            )
-        torch_backend, compute = "cpu", "cpu"
-    version = torch.__version__.split("+")[0]
-    return Environment(
-        torch_version=version,
-        cxx11_abi=bool(getattr(torch._C, "_GLIBCXX_USE_CXX11_ABI", True)),
-        backend=torch_backend,
-        compute=compute,
-        arch=_machine_arch(),
-        os=_os_name(),
-    )
+    release = Version(str(torch_version)).release
+    version = Version(f"{release[0]}.{release[1] if len(release) > 1 else 0}")
+    tag = cxx11_abi if os == "linux" else None
+    if python is None:
+        python = Python() if legacy else Python(legacy=False)
+    return ArchVariant(Torch(version, tag, legacy=legacy), backend_value(backend, toolkit, legacy=legacy),
+                       python, System(arch, os))
 
 
-def build_variant_name(env: Environment) -> str:
-    """The arch-specific variant directory name for ``env``."""
-    parts = [env.torch_tag]
-    if env.os == "linux":
-        parts.append("cxx11" if env.cxx11_abi else "cxx98")
-    parts += [env.compute, env.arch, env.os]
-    return "-".join(parts)
+def noarch_variant(backend: str) -> NoarchVariant:
+    """``torch-<noarch name>`` of a registry backend; ``universal`` gives ``torch-universal``."""
+    name = "universal" if backend == "universal" else registry().get(backend).noarch
+    return NoarchVariant(TorchNoarch(), Noarch(name))
 
 
-def current_variant(backend: Optional[str] = None) -> str:
-    """Variant name of this environment, e.g. ``torch213-cxx11-cpu-x86_64-linux``."""
-    return build_variant_name(current_environment(backend))
+# The running environment lives in kernels.environment (which builds on this module); its
+# names are also reachable here, where callers have always imported them from.
 
-
-def variant_candidates(backend: Optional[str] = None) -> list[str]:
-    """Variant names this environment can load, most preferred first."""
-    env = current_environment(backend)
-    return [build_variant_name(env), f"torch-{env.backend}", "torch-universal"]
-
-
-def system_name(env: Environment) -> str:
-    """Nix-style system name (``x86_64-linux``) used to key ``lib/build-variants.json``."""
-    return f"{env.arch}-{env.os}"
+_FROM_ENVIRONMENT = ("Environment", "current_environment", "current_variant", "machine_arch", "os_name",
+                     "system_name", "torch_compute_backend", "variant_candidates", "build_variant_name")
+_OLD_NAMES = {"_machine_arch": "machine_arch", "_os_name": "os_name"}  # still imported by kernel_builder.nix
 
 
 def required_variants() -> dict[str, dict[str, list[str]]]:
     """The build variants a compliant kernel provides, by system and backend."""
     data = load_lib_json("build-variants")
     return {k: v for k, v in data.items() if not k.startswith("_") and k != "noarch"}
+
+
+def __getattr__(attribute: str) -> object:
+    if attribute == "BACKENDS":  # follows the active registry
+        return backend_names()
+    if attribute in _FROM_ENVIRONMENT or attribute in _OLD_NAMES:
+        from . import environment
+
+        return getattr(environment, _OLD_NAMES.get(attribute, attribute))
+    raise AttributeError(f"module {__name__!r} has no attribute {attribute!r}")
