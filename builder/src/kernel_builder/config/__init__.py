@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from kernels._data import load_lib_json
+from kernels.backends import registry
 from kernels.metadata import is_module_name
 from packaging.version import InvalidVersion, Version
 
@@ -37,7 +38,8 @@ _ROCM_ARCH = re.compile(r"^gfx[0-9a-f]{3,4}[a-z0-9:+-]*$")
 
 
 def buildable_backends() -> tuple[str, ...]:
-    return tuple(load_lib_json("backends")["buildable"])
+    """Backends build.toml may list (the registry's ``build-toml`` records)."""
+    return registry().build_toml_names()
 
 
 def known_dependencies() -> dict[str, tuple[str, ...]]:
