@@ -31,6 +31,14 @@ class _Group(click.Group):
             sys.exit(130)
 
 
+def _load_config(kernel_dir: Path) -> BuildConfig:
+    """``load_config``, showing its warnings (legacy formats) on stderr."""
+    config = load_config(kernel_dir)
+    for warning in config.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return config
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="kernel-builder")
 def main() -> None:
@@ -41,8 +49,10 @@ def main() -> None:
 @KERNEL_DIR
 def check_config(kernel_dir: Path) -> None:
     """Validate the build.toml file."""
-    config = load_config(kernel_dir)
+    config = _load_config(kernel_dir)
     kinds = "Python-only (noarch)" if config.is_noarch else f"{len(config.kernels)} kernel section(s)"
+    if config.framework == "tvm-ffi":
+        kinds = f"TVM FFI, {kinds}"
     click.echo(
         f"{kernel_dir / 'build.toml'}: OK ({config.general.name} v{config.general.version}, "
         f"backends: {', '.join(config.general.backends)}, {kinds})"
@@ -63,7 +73,7 @@ def create_pyproject_command(kernel_dir: Path, target_dir: Optional[Path], force
     from ..gitinfo import unique_id as resolve_unique_id
     from ..generate.pyproject import create_pyproject
 
-    config = load_config(kernel_dir)
+    config = _load_config(kernel_dir)
     target = target_dir if target_dir is not None else kernel_dir
     if target.exists() and not target.is_dir():
         raise KernelBuilderError(f"TARGET_DIR: {target} is not a directory")
@@ -91,7 +101,7 @@ def clean_pyproject_command(kernel_dir: Path, target_dir: Optional[Path], dry_ru
     """
     from ..generate.pyproject import apply_clean, plan_clean
 
-    config = load_config(kernel_dir)
+    config = _load_config(kernel_dir)
     target = target_dir if target_dir is not None else kernel_dir
     plan = plan_clean(config, target, ops_id)
     for path, reason in plan.skipped:
@@ -117,10 +127,10 @@ def clean_pyproject_command(kernel_dir: Path, target_dir: Optional[Path], dry_ru
 @main.command("update-build")
 @KERNEL_DIR
 def update_build_command(kernel_dir: Path) -> None:
-    """Update a `build.toml` to the current format."""
+    """Migrate a `build.toml` to the current edition (5)."""
     from .._toml import tomllib
     from ..config import BUILD_TOML, parse_config
-    from ..config.formats import CURRENT_FORMAT, upgrade
+    from ..config.formats import CURRENT_FORMAT, migrate
 
     path = kernel_dir / BUILD_TOML
     try:
@@ -128,18 +138,21 @@ def update_build_command(kernel_dir: Path) -> None:
     except OSError as e:
         raise KernelBuilderError(f"{path}: cannot read ({e.strerror})") from None
     try:
-        new_text, found = upgrade(text)
+        migration = migrate(text)
     except Exception as e:  # tomlkit parse errors and impossible conversions
         raise KernelBuilderError(f"{path}: cannot convert: {e}") from None
+    new_text, found = migration.text, migration.found
     if found == CURRENT_FORMAT:
-        click.echo(f"{path}: already in the current format (v{CURRENT_FORMAT}); nothing to do")
+        click.echo(f"{path}: already in the current edition ({CURRENT_FORMAT}); nothing to do")
         return
     # Validate the converted file before replacing the original.
     parse_config(tomllib.loads(new_text), kernel_dir.resolve(), str(path))
     tmp = path.with_name(f".{BUILD_TOML}.tmp")
     tmp.write_text(new_text, encoding="utf-8")
     tmp.replace(path)
-    click.echo(f"{path}: converted from format v{found} to v{CURRENT_FORMAT}")
+    click.echo(f"{path}: converted from format v{found} to edition {CURRENT_FORMAT}")
+    for note in migration.notes:
+        click.echo(f"{path}: {note}")
 
 
 @main.command("check-abi", short_help="Check the ABI compatibility of a kernel extension.")
@@ -182,7 +195,7 @@ def list_variants_command(kernel_dir: Path, arch_only: bool) -> None:
     """List build variants."""
     from ..plan import kernel_variants
 
-    config = load_config(kernel_dir)
+    config = _load_config(kernel_dir)
     for name in kernel_variants(config, arch_only=arch_only):
         click.echo(name)
 
@@ -203,7 +216,7 @@ def _run_build(kernel_dir: Path, variant: Optional[str], max_jobs: Optional[int]
                print_build_logs: bool, local: bool, unique_id: Optional[str]) -> None:
     from ..build.local import BuildOptions, build_local
 
-    config: BuildConfig = load_config(kernel_dir)
+    config: BuildConfig = _load_config(kernel_dir)
     if local:
         reason = "--local given"
     else:
@@ -337,7 +350,7 @@ def _shell_command(kind: str, kernel_dir: Path, local: bool, variant: Optional[s
     from ..build.local import BuildOptions
     from .shells import prepare_devshell, prepare_testshell, run_shell
 
-    config = load_config(kernel_dir)
+    config = _load_config(kernel_dir)
     log = lambda line: click.echo(line, err=True)  # noqa: E731
     if not local:
         from ..build.nix import NixOptions, nix_status
