@@ -223,7 +223,7 @@ let
   mkNoarchVariant =
     backend:
     let
-      variant = "torch-${backend}";
+      variant = matrix.noarchVariant backend;
       python = pythonFor noarchCheckConfig (ps: [ ]);
     in
     pkgs.stdenv.mkDerivation {
@@ -258,8 +258,11 @@ let
 
   variants =
     if kernel.noarch then
-      util.genAttrs (map (b: "torch-${b}") kernel.backends) (
-        name: mkNoarchVariant (builtins.substring 6 (builtins.stringLength name) name)
+      builtins.listToAttrs (
+        map (b: {
+          name = matrix.noarchVariant b;
+          value = mkNoarchVariant b;
+        }) kernel.backends
       )
     else
       util.attrsFromList (c: c.variant) mkVariant configs;
@@ -305,7 +308,7 @@ let
 
   preferredVariant =
     if kernel.noarch then
-      (if builtins.elem "cpu" kernel.backends then "torch-cpu" else "torch-${builtins.head kernel.backends}")
+      matrix.noarchVariant (if builtins.elem "cpu" kernel.backends then "cpu" else builtins.head kernel.backends)
     else if configs == [ ] then
       null
     else

@@ -15,7 +15,23 @@ let
   data = util.readJSON "torch-versions";
   cuda = util.readJSON "cuda";
   rocm = util.readJSON "rocm";
-  backendsData = util.readJSON "backends";
+  registry = (util.readJSON "backends").backends;
+
+  backendRecord =
+    backend: registry.${backend} or (throw "kernel-builder: backend '${backend}' is not in lib/backends.json");
+
+  versionParts =
+    version:
+    let
+      parts = builtins.splitVersion version;
+    in
+    {
+      major = builtins.elemAt parts 0;
+      minor = if builtins.length parts > 1 then builtins.elemAt parts 1 else "0";
+    };
+
+  # Python-only variant of a backend: torch-<noarch> (lib/backends.json).
+  noarchVariant = backend: if backend == "universal" then "torch-universal" else "torch-${(backendRecord backend).noarch}";
 
   splitSystem =
     system:
@@ -30,16 +46,18 @@ let
         os = builtins.elemAt m 1;
       };
 
+  # The backend's part of a variant name, from its compute-tag template in
+  # lib/backends.json ("cu{major}{minor}" with toolkit 13.0 -> "cu130").
   computeTag =
     backend: toolkit:
-    if backend == "cuda" then
-      "cu${stripDots toolkit}"
-    else if backend == "rocm" then
-      "rocm${stripDots toolkit}"
-    else if backend == "xpu" then
-      "xpu${stripDots toolkit}"
+    let
+      template = (backendRecord backend).compute-tag;
+      version = versionParts toolkit;
+    in
+    if toolkit == null then
+      template
     else
-      backend;
+      builtins.replaceStrings [ "{major}" "{minor}" ] [ version.major version.minor ] template;
 
   torchTag =
     torchVersion:
@@ -91,7 +109,7 @@ let
     ) (unique (toolkitsOf "cuda"))
     ++ builtins.concatMap (
       c:
-      optional (!(builtins.elem c.backend backendsData.buildable)) "backend ${c.backend} of ${c.variant} is not buildable (backends.json)"
+      optional (!((registry.${c.backend} or { build-toml = false; }).build-toml)) "backend ${c.backend} of ${c.variant} is not buildable (backends.json)"
     ) buildConfigs;
 in
 rec {
@@ -100,6 +118,7 @@ rec {
     systems
     splitSystem
     computeTag
+    noarchVariant
     mkBuildConfig
     ;
 
@@ -126,7 +145,7 @@ rec {
   kernelVariants =
     kernel: system:
     if kernel.noarch then
-      sortStrings (map (b: "torch-${b}") kernel.backends)
+      sortStrings (map noarchVariant kernel.backends)
     else
       sortStrings (map (c: c.variant) (kernelConfigs kernel system));
 
@@ -163,6 +182,6 @@ rec {
       _: cfgs: builtins.mapAttrs (_: cs: sortStrings (map (c: c.variant) cs)) (builtins.groupBy (c: c.backend) cfgs)
     ) bySystem
     // {
-      noarch = sortStrings (map (b: "torch-${b}") (unique (map (c: c.backend) bundled)));
+      noarch = sortStrings (map noarchVariant (unique (map (c: c.backend) bundled)));
     };
 }

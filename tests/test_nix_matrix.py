@@ -12,6 +12,7 @@ import re
 import pytest
 
 from kernels import matrix
+from kernels.backends import registry
 from kernels._data import lib_dir, load_lib_json
 from kernels.variants import parse_variant, required_variants
 
@@ -29,15 +30,16 @@ def test_every_variant_name_parses_back() -> None:
     for build in builds:
         parsed = parse_variant(build.variant)
         assert parsed is not None, build.variant
-        assert (parsed.backend, parsed.arch, parsed.os) == (build.backend, build.arch, build.os)
-        assert parsed.torch_version == build.torch_tag[len("torch"):]
+        assert (parsed.backend_name, parsed.arch, parsed.os) == (build.backend, build.arch, build.os)
+        torch = parsed.framework.version
+        assert f"{torch.major}{torch.minor}" == build.torch_tag[len("torch"):]
 
 
 def test_toolkits_are_described() -> None:
     cuda = load_lib_json("cuda")["toolkits"]
     for build in matrix.builds(backend="cuda"):
         assert build.toolkit in cuda, f"{build.variant}: CUDA {build.toolkit} is not in lib/cuda.json"
-    buildable = load_lib_json("backends")["buildable"]
+    buildable = registry().build_toml_names()
     assert {b.backend for b in matrix.builds()} <= set(buildable)
     for build in matrix.builds():
         assert (build.toolkit is None) == (build.backend in ("cpu", "metal")), build

@@ -27,6 +27,7 @@ import pytest
 from kernels._data import load_lib_json
 
 from kernel_builder.generate.cmake import CMAKE_BACKENDS, rocm_archs
+from kernels.backends import registry
 from kernel_builder.config import load_config
 from kernel_builder.generate.pyproject import GENERATED_MARKER, GENERATED_PATHS, generated_files
 
@@ -172,7 +173,7 @@ def compile_arguments(tmp_path: Path, lines: list[str], targets: list[str]) -> d
 
 
 def test_every_buildable_backend_but_neuron_is_a_cmake_backend() -> None:
-    assert set(CMAKE_BACKENDS) == set(load_lib_json("backends")["buildable"]) - {"neuron"}
+    assert set(CMAKE_BACKENDS) == set(registry().build_toml_names()) - {"neuron"}
 
 
 def test_generated_helper_files_are_the_templates(project, cli) -> None:

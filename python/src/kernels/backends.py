@@ -20,7 +20,7 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping, Optional, Union
 
 from packaging.version import Version
 
-from ._data import load_lib_json
+from ._data import load_lib_json, on_lib_change
 
 _SPEC_KEYS = {
     "label": "label", "compute-tag": "compute_tag", "toolkit": "toolkit", "cmake": "cmake",
@@ -179,8 +179,16 @@ def _default_registry() -> BackendRegistry:
 
 
 def on_registry_change(callback: Callable[[], None]) -> None:
-    """Call ``callback`` whenever :func:`use_registry` swaps the registry (to clear caches)."""
+    """Call ``callback`` whenever the active registry changes (to clear caches derived from it)."""
     _listeners.append(callback)
+
+
+def _lib_changed() -> None:
+    _default_cache.clear()
+    _notify()
+
+
+on_lib_change(_lib_changed)
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from .metadata import Metadata, MetadataError
-from .variants import parse_variant, required_variants
+from .variants import parse_variant_or_none, required_variants
 
 if TYPE_CHECKING:  # pragma: no cover
     from huggingface_hub import HfApi
@@ -125,7 +125,7 @@ def check_repo(repo_id: str, version: int, api: Optional["HfApi"] = None) -> Rep
 
 def _check_variant(api: "HfApi", report: RepoCheck, name: str, files: set[str], cache: Path) -> VariantCheck:
     check = VariantCheck(name)
-    parsed = parse_variant(name)
+    parsed = parse_variant_or_none(name)
     if parsed is None:
         check.problems.append("not a valid build variant name")
         return check
@@ -151,9 +151,9 @@ def _check_variant(api: "HfApi", report: RepoCheck, name: str, files: set[str], 
         return check
     if metadata.version != report.version:
         check.problems.append(f"metadata.json: version {metadata.version} on branch v{report.version}")
-    if parsed.backend != "universal" and metadata.backend.type != parsed.backend:
+    if parsed.backend_name != "universal" and metadata.backend.type != parsed.backend_name:
         check.problems.append(
-            f"metadata.json: backend {metadata.backend.type!r} does not match the variant name ({parsed.backend!r})"
+            f"metadata.json: backend {metadata.backend.type!r} does not match the variant name ({parsed.backend_name!r})"
         )
     compat = f"{metadata.python_module_name}/__init__.py"
     if compat not in files:
@@ -167,10 +167,10 @@ def _check_coverage(report: RepoCheck, names: list[str]) -> None:
     covered: set[tuple[str, str]] = set()
     listed: set[str] = set()
     for name in names:
-        parsed = parse_variant(name)
+        parsed = parse_variant_or_none(name)
         if parsed is None or parsed.noarch:
             continue
-        covered.add((f"{parsed.arch}-{parsed.os}", parsed.backend))
+        covered.add((f"{parsed.arch}-{parsed.os}", parsed.backend_name))
     for system, backend in sorted(covered):
         wanted = tuple(required.get(system, {}).get(backend, ()))
         if not wanted:
@@ -178,7 +178,7 @@ def _check_coverage(report: RepoCheck, names: list[str]) -> None:
             continue
         listed.update(wanted)
         report.coverage.append(Coverage(system, backend, wanted, tuple(n for n in wanted if n not in present)))
-    extra = sorted(n for n in present if n not in listed and (p := parse_variant(n)) is not None and not p.noarch)
+    extra = sorted(n for n in present if n not in listed and (p := parse_variant_or_none(n)) is not None and not p.noarch)
     if extra:
         report.notes.append(f"variants beyond the required list: {', '.join(extra)}")
 

@@ -19,7 +19,8 @@ from typing import Optional
 
 from .deps import check_python_depends
 from .metadata import Metadata
-from .variants import current_environment, is_valid_variant_name, variant_candidates
+from .environment import current_environment, variant_candidates
+from .variants import is_valid_variant_name
 
 
 class VariantNotFoundError(FileNotFoundError):

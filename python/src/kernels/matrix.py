@@ -17,6 +17,8 @@ from typing import Iterable, Optional
 from packaging.version import Version
 
 from ._data import load_lib_json
+from .backends import CUDA
+from .variants import ArchVariant, arch_variant, noarch_variant
 
 
 @dataclass(frozen=True)
@@ -40,12 +42,15 @@ class TorchBuild:
         return self.system.split("-", 1)[1]
 
     @property
+    def variant_value(self) -> ArchVariant:
+        """This build's variant (the one variant type of :mod:`kernels.variants`)."""
+        return arch_variant(self.torch_version, self.backend, self.toolkit, self.arch, self.os,
+                            cxx11_abi=self.cxx11_abi)
+
+    @property
     def compute(self) -> str:
         """The compute part of the variant name: cpu, metal, cu126, rocm71, xpu20253."""
-        if self.toolkit is None:
-            return self.backend
-        prefix = {"cuda": "cu", "rocm": "rocm", "xpu": "xpu"}[self.backend]
-        return prefix + self.toolkit.replace(".", "")
+        return self.variant_value.compute
 
     @property
     def torch_tag(self) -> str:
@@ -54,11 +59,10 @@ class TorchBuild:
 
     @property
     def variant(self) -> str:
-        parts = [self.torch_tag]
-        if self.os == "linux":
-            parts.append("cxx11" if self.cxx11_abi else "cxx98")
-        parts += [self.compute, self.arch, self.os]
-        return "-".join(parts)
+        return self.variant_value.variant_str
+
+
+_CUDA = CUDA.BACKEND  # build.toml's cuda-minver/cuda-maxver bound this backend's toolkit
 
 
 def builds(system: Optional[str] = None, backend: Optional[str] = None, bundle_only: bool = False) -> list[TorchBuild]:
@@ -117,7 +121,7 @@ def kernel_builds(backends: Iterable[str], system: str, *, torch_minver: Optiona
             continue
         if not _within(build.torch_version, torch_minver, torch_maxver):
             continue
-        if build.backend == "cuda" and build.toolkit is not None and not _within(build.toolkit, cuda_minver, cuda_maxver):
+        if build.backend == _CUDA and build.toolkit is not None and not _within(build.toolkit, cuda_minver, cuda_maxver):
             continue
         result.append(build)
     return result
@@ -132,7 +136,7 @@ def variants_for(backends: Iterable[str], *, system: str, noarch: bool = False, 
     Python-only (``noarch``) kernels have one ``torch-<backend>`` variant per backend.
     """
     if noarch:
-        return sorted(f"torch-{b}" for b in backends)
+        return sorted(noarch_variant(b).variant_str for b in backends)
     found = kernel_builds(backends, system, torch_minver=torch_minver, torch_maxver=torch_maxver,
                           cuda_minver=cuda_minver, cuda_maxver=cuda_maxver, bundle_only=bundle_only)
     return sorted(b.variant for b in found)
@@ -150,5 +154,5 @@ def required_variants_from_matrix() -> dict[str, object]:
         assert isinstance(per_system, dict)
         for backend in per_system:
             per_system[backend] = sorted(per_system[backend])
-    result["noarch"] = sorted({f"torch-{b.backend}" for b in bundle})
+    result["noarch"] = sorted({noarch_variant(b.backend).variant_str for b in bundle})
     return result

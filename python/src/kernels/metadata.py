@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from .variants import BACKENDS
+from .backends import registry
 
 _MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -30,7 +30,7 @@ class Backend:
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"type": self.type}
-        if self.type in ("cuda", "rocm") or self.archs:
+        if (self.type in registry() and registry().get(self.type).archs) or self.archs:
             data["archs"] = list(self.archs)
         return data
 
@@ -74,10 +74,11 @@ class Metadata:
         backend = data["backend"]
         if not isinstance(backend, dict) or not isinstance(backend.get("type"), str):
             raise fail("'backend' must be an object with a string 'type'")
-        if backend["type"] not in BACKENDS:
-            raise fail(f"'backend.type' must be one of {', '.join(BACKENDS)}, got {backend['type']!r}")
+        backends = registry()
+        if backend["type"] not in backends:
+            raise fail(f"'backend.type' must be one of {', '.join(backends.names())}, got {backend['type']!r}")
         archs = backend.get("archs", [])
-        if backend["type"] in ("cuda", "rocm") and "archs" not in backend:
+        if backends.get(backend["type"]).archs and "archs" not in backend:
             raise fail(f"'backend.archs' is required for backend {backend['type']!r}")
         if not isinstance(archs, list) or not all(isinstance(a, str) for a in archs):
             raise fail("'backend.archs' must be a list of strings")

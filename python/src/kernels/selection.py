@@ -126,13 +126,16 @@ def decide(
     variants: Iterable[str],
     backend: Optional[str] = None,
     problems: Optional[Mapping[str, str]] = None,
+    *,
+    environment: Optional[Environment] = None,
 ) -> list[Decision]:
     """One decision per variant name: accepted first (most preferred leading), then rejected by name.
 
     ``problems`` maps variant names to a reason that rejects them regardless
     of the environment (for example a variant without ``__init__.py``).
+    ``environment`` decides for another environment than this process's.
     """
-    env = current_environment(backend)
+    env = environment if environment is not None else current_environment(backend)
     candidates = [v.variant_str for v in env.candidates()]
     problems = problems or {}
     accepted: list[VariantAccepted] = []

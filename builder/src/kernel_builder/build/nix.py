@@ -120,16 +120,16 @@ class NixOptions:
 
 def host_system() -> str:
     """This machine as a Nix system name (``x86_64-linux``)."""
-    from kernels.variants import _machine_arch, _os_name
+    from kernels.environment import machine_arch, os_name
 
-    return f"{_machine_arch()}-{_os_name()}"
+    return f"{machine_arch()}-{os_name()}"
 
 
 def variant_system(variant: str) -> str:
     """The Nix system a variant is built on (Python-only variants: this one)."""
-    from kernels.variants import parse_variant
+    from kernels.variants import parse_variant_or_none
 
-    parsed = parse_variant(variant)
+    parsed = parse_variant_or_none(variant)
     if parsed is None:
         raise KernelBuilderError(
             f"--variant: {variant!r} is not a build variant name (such as torch212-cxx11-cu126-x86_64-linux)"

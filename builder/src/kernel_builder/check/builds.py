@@ -30,7 +30,7 @@ from typing import Callable, Optional
 
 from kernels.deps import allowed_dependencies
 from kernels.metadata import Metadata, MetadataError
-from kernels.variants import BACKENDS, ParsedVariant, parse_variant
+from kernels.variants import BACKENDS, Variant, parse_variant_or_none
 
 from ..generate.compat import COMPAT_INIT
 from ..errors import KernelBuilderError
@@ -118,7 +118,7 @@ def find_build_dir(kernel_dir: Path) -> Path:
     build = kernel_dir / "build"
     if build.is_dir():
         return build
-    if any(parse_variant(p.name) for p in kernel_dir.iterdir() if p.is_dir()):
+    if any(parse_variant_or_none(p.name) for p in kernel_dir.iterdir() if p.is_dir()):
         return kernel_dir  # KERNEL_DIR is a build directory itself
     raise KernelBuilderError(f"{kernel_dir}: no build/ directory; build the kernel first (kernel-builder build)")
 
@@ -139,7 +139,7 @@ def check_builds(kernel_dir: Path, import_check: bool = True, python: str = sys.
             continue
         variant = VariantReport(entry.name)
         report.variants.append(variant)
-        parsed = parse_variant(entry.name)
+        parsed = parse_variant_or_none(entry.name)
         if parsed is None:
             if entry.name.startswith(".") and ".tmp-" in entry.name:
                 variant.problems.append("leftover temporary directory of an interrupted build (delete it)")
@@ -157,7 +157,7 @@ def check_builds(kernel_dir: Path, import_check: bool = True, python: str = sys.
     return report
 
 
-def _check_variant(path: Path, parsed: ParsedVariant, report: VariantReport) -> None:
+def _check_variant(path: Path, parsed: Variant, report: VariantReport) -> None:
     init = path / "__init__.py"
     if not init.is_file():
         report.problems.append("missing __init__.py")
@@ -176,9 +176,9 @@ def _check_variant(path: Path, parsed: ParsedVariant, report: VariantReport) -> 
     _check_stray(path, report)
     if metadata is None:
         return
-    if parsed.backend != "universal" and metadata.backend.type != parsed.backend:
+    if parsed.backend_name != "universal" and metadata.backend.type != parsed.backend_name:
         report.problems.append(
-            f"metadata.json: backend {metadata.backend.type!r} does not match the variant name (backend {parsed.backend!r})"
+            f"metadata.json: backend {metadata.backend.type!r} does not match the variant name (backend {parsed.backend_name!r})"
         )
     _check_python_depends(metadata, report)
     _check_ops_namespace(path, metadata, report)
@@ -328,7 +328,7 @@ def _loadable_variants() -> Optional[tuple[str, ...]]:
         return None
 
 
-def _check_import(path: Path, parsed: ParsedVariant, report: VariantReport, loadable: Optional[tuple[str, ...]],
+def _check_import(path: Path, parsed: Variant, report: VariantReport, loadable: Optional[tuple[str, ...]],
                   python: str) -> None:
     if loadable is None:
         report.notes.append("import not tried (Torch is not installed here)")

@@ -1,10 +1,14 @@
 """The variants a kernel builds: the shared matrix (``lib/torch-versions.json``)
-intersected with the kernel's backends and Torch / CUDA bounds."""
+intersected with the kernel's backends and Torch / CUDA bounds.
+
+Names come from :mod:`kernels.variants` (the one variant type); this module
+only maps a build config onto :func:`kernels.matrix.variants_for`.
+"""
 
 from __future__ import annotations
 
 from kernels import matrix
-from kernels.variants import current_environment, system_name
+from kernels.environment import machine_arch, os_name
 
 from ..config import BuildConfig
 
@@ -15,17 +19,7 @@ def _text(version: object) -> str | None:
 
 def kernel_variants(config: BuildConfig, arch_only: bool = False) -> list[str]:
     """Variant names of ``config``, for every system or (``arch_only``) this machine's."""
-    if arch_only:
-        try:
-            systems = [system_name(current_environment())]
-        except ImportError:  # no Torch installed: fall back to the interpreter's platform
-            import platform
-            import sys
-
-            arch = {"amd64": "x86_64", "arm64": "aarch64"}.get(platform.machine().lower(), platform.machine().lower())
-            systems = [f"{arch}-{'darwin' if sys.platform == 'darwin' else 'linux'}"]
-    else:
-        systems = matrix.systems()
+    systems = [f"{machine_arch()}-{os_name()}"] if arch_only else matrix.systems()
     torch = config.torch
     general = config.general
     names: set[str] = set()

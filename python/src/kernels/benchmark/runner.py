@@ -16,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Optional, TextIO
 
+from ..backends import registry
 from . import Benchmark
 from .report import (
     ATOL,
@@ -37,8 +38,6 @@ DEFAULT_ITERATIONS = 100
 
 _REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
 _VERSION = re.compile(r"v(\d+)")
-#: Kernel backend (``metadata.json``) -> Torch device type the workloads run on.
-_BACKEND_DEVICES = {"cpu": "cpu", "cuda": "cuda", "rocm": "cuda", "xpu": "xpu", "metal": "mps", "cann": "npu"}
 
 
 class BenchmarkError(Exception):
@@ -240,10 +239,11 @@ def _kernel_device(module: ModuleType) -> str:
     if record is not None:
         backend = record.metadata.backend.type
     else:
-        from ..variants import current_environment
+        from ..environment import current_environment
 
         backend = current_environment().backend
-    return _BACKEND_DEVICES.get(backend, backend)
+    known = registry()
+    return known.get(backend).torch_device if backend in known else backend
 
 
 # ---------------------------------------------------------------------------
