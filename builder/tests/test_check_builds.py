@@ -155,7 +155,7 @@ DEFECTS: list[tuple[str, Callable[[Path], None], str]] = [
     ("object-file", _write("csrc/relu.o", ""), f"{VARIANT}: csrc/relu.o: build-tree file"),
     ("python-depends", _metadata(**{"python-depends": ["einops", "numpy"]}),
      f"{VARIANT}: metadata.json: python-depends: 'numpy' is not an allowed dependency (allowed for all backends: "
-     "einops)"),
+     "einops, helion, tvm-ffi)"),
     ("python-depends-backend", _metadata(**{"python-depends-backends": {"cpu": ["nvidia-cutlass-dsl"]}}),
      f"{VARIANT}: metadata.json: python-depends-backends.cpu: 'nvidia-cutlass-dsl' is not an allowed dependency"),
     ("python-depends-unknown-backend", _metadata(**{"python-depends-backends": {"tpu": ["einops"]}}),

@@ -22,20 +22,29 @@ class _Group(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
         except KernelBuilderError as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        for warning in ctx.meta.get(_WARNINGS, ()):
+            click.echo(f"warning: {warning}", err=True)
+        return result
+
+
+_WARNINGS = "kernel_builder.warnings"
 
 
 def _load_config(kernel_dir: Path) -> BuildConfig:
-    """``load_config``, showing its warnings (legacy formats) on stderr."""
+    """``load_config``; its warnings (legacy formats) are shown on stderr once the command succeeds.
+
+    A failing command prints only its one error line.
+    """
     config = load_config(kernel_dir)
-    for warning in config.warnings:
-        click.echo(f"warning: {warning}", err=True)
+    pending = click.get_current_context().meta.setdefault(_WARNINGS, [])
+    pending.extend(w for w in config.warnings if w not in pending)
     return config
 
 
@@ -73,7 +82,7 @@ def create_pyproject_command(kernel_dir: Path, target_dir: Optional[Path], force
     from ..gitinfo import unique_id as resolve_unique_id
     from ..generate.pyproject import create_pyproject
 
-    config = _load_config(kernel_dir)
+    config = load_config(kernel_dir)
     target = target_dir if target_dir is not None else kernel_dir
     if target.exists() and not target.is_dir():
         raise KernelBuilderError(f"TARGET_DIR: {target} is not a directory")
@@ -101,7 +110,7 @@ def clean_pyproject_command(kernel_dir: Path, target_dir: Optional[Path], dry_ru
     """
     from ..generate.pyproject import apply_clean, plan_clean
 
-    config = _load_config(kernel_dir)
+    config = load_config(kernel_dir)
     target = target_dir if target_dir is not None else kernel_dir
     plan = plan_clean(config, target, ops_id)
     for path, reason in plan.skipped:
@@ -195,7 +204,7 @@ def list_variants_command(kernel_dir: Path, arch_only: bool) -> None:
     """List build variants."""
     from ..plan import kernel_variants
 
-    config = _load_config(kernel_dir)
+    config = load_config(kernel_dir)
     for name in kernel_variants(config, arch_only=arch_only):
         click.echo(name)
 
