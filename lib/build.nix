@@ -4,10 +4,10 @@
 # A variant build runs, in order:
 #   configure     kernel-builder create-pyproject, then CMake (Ninja generator)
 #   build         Ninja, through `cmake --build`
-#   install       `cmake --install`, then `python -m kernel_builder.nix assemble`:
+#   install       `cmake --install`, then `python -m kernel_builder.build.nix_sandbox assemble`:
 #                 metadata.json, the compatibility package, runpaths stripped,
 #                 bytecode removed -> $out is exactly build/<variant>/
-#   installCheck  `python -m kernel_builder.nix check`: ABI (check-abi), layout
+#   installCheck  `python -m kernel_builder.build.nix_sandbox check`: ABI (check-abi), layout
 #                 (check-builds) and importing the variant through `kernels`
 {
   pkgs,
@@ -186,14 +186,14 @@ let
         installPhase = ''
           runHook preInstall
           cmake --install "$NIX_BUILD_TOP/kb-build"
-          python -m kernel_builder.nix assemble --kernel-dir . --backend ${cfg.backend} \
+          python -m kernel_builder.build.nix_sandbox assemble --kernel-dir . --backend ${cfg.backend} \
             --install-dir "$NIX_BUILD_TOP/kb-install" --cmake-build "$NIX_BUILD_TOP/kb-build" --out "$out"
           runHook postInstall
         '';
 
         installCheckPhase = ''
           runHook preInstallCheck
-          PYTHONDONTWRITEBYTECODE=1 python -m kernel_builder.nix check --variant-dir "$out" ${checkFlags cfg.variant}
+          PYTHONDONTWRITEBYTECODE=1 python -m kernel_builder.build.nix_sandbox check --variant-dir "$out" ${checkFlags cfg.variant}
           runHook postInstallCheck
         '';
 
@@ -244,11 +244,11 @@ let
       buildPhase = "true";
       installPhase = ''
         export HOME="$NIX_BUILD_TOP/home"
-        python -m kernel_builder.nix assemble-noarch --kernel-dir . --backend ${backend} \
+        python -m kernel_builder.build.nix_sandbox assemble-noarch --kernel-dir . --backend ${backend} \
           --unique-id ${uniqueId} --out "$out"
       '';
       installCheckPhase = ''
-        PYTHONDONTWRITEBYTECODE=1 python -m kernel_builder.nix check --variant-dir "$out" --variant ${variant} --no-abi ${
+        PYTHONDONTWRITEBYTECODE=1 python -m kernel_builder.build.nix_sandbox check --variant-dir "$out" --variant ${variant} --no-abi ${
           optionalString (!doGetKernelCheck) "--no-import"
         }
       '';

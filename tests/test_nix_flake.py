@@ -555,7 +555,7 @@ def test_nix_build_of_the_cpu_variant(flakes: dict[str, Path], nix_env: dict[str
     assert (kernel / "build" / "CARD.md").is_file()
     assert os.access(variant_dir / "metadata.json", os.W_OK)
 
-    from kernel_builder.build.nix import runpaths
+    from kernel_builder.check.abi.elf import runpaths
 
     [extension] = variant_dir.glob("*.so")
     assert runpaths(extension) == []

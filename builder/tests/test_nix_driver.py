@@ -22,7 +22,8 @@ from typing import Any, Callable
 
 import pytest
 
-from kernel_builder.build import local as local_build, nix
+from kernel_builder.build import local as local_build, nix, nix_sandbox
+from kernel_builder.check.abi import elf
 from kernel_builder.errors import KernelBuilderError
 
 FAKE_NIX = textwrap.dedent(
@@ -438,12 +439,12 @@ def test_strip_runpaths(tmp_path: Path) -> None:
     import ctypes
 
     library = _compile_shared_library(tmp_path, "/nix/store/eeee-torch/lib:/opt/elsewhere")
-    assert nix.runpaths(library) == [29]  # DT_RUNPATH
+    assert elf.runpaths(library) == [29]  # DT_RUNPATH
     library.chmod(0o555)  # read-only, like an installed file
-    assert nix.strip_runpaths(tmp_path) == [library]
-    assert nix.runpaths(library) == []
+    assert elf.strip_runpaths(tmp_path) == [library]
+    assert elf.runpaths(library) == []
     assert stat.S_IMODE(library.stat().st_mode) == 0o555
-    assert nix.strip_runpaths(tmp_path) == []  # nothing left to do
+    assert elf.strip_runpaths(tmp_path) == []  # nothing left to do
     # The library still loads and works.
     assert ctypes.CDLL(str(library)).answer() == 42
     from elftools.elf.elffile import ELFFile
@@ -466,27 +467,27 @@ def test_assemble_and_check_a_variant(flake_project: Any, tmp_path: Path) -> Non
     (cmake_build / "kernel-build-info.json").write_text(json.dumps(
         {"ops_name": "_mykernel_cuda_abc1234", "backend": "cuda", "archs": ["8.0", "9.0+PTX"]}))
     out = tmp_path / "out"
-    nix.assemble(flake_project.root, "cuda", install.parent, cmake_build, out)
+    nix_sandbox.assemble(flake_project.root, "cuda", install.parent, cmake_build, out)
     metadata = json.loads((out / "metadata.json").read_text())
     assert metadata["id"] == "_mykernel_cuda_abc1234"
     assert metadata["backend"] == {"type": "cuda", "archs": ["8.0", "9.0+PTX"]}
     assert (out / "mykernel" / "__init__.py").is_file()  # compatibility package
     assert not list(out.rglob("__pycache__"))
     lines: list[str] = []
-    nix.check_variant_dir(out, "torch212-cxx11-cu126-x86_64-linux", abi=False, import_check=False, log=lines.append)
+    nix_sandbox.check_variant_dir(out, "torch212-cxx11-cu126-x86_64-linux", abi=False, import_check=False, log=lines.append)
     assert any(line.startswith("check-builds: OK") for line in lines)
 
     with pytest.raises(KernelBuilderError, match="built for backend 'cuda', expected 'cpu'"):
-        nix.assemble(flake_project.root, "cpu", install.parent, cmake_build, tmp_path / "out2")
+        nix_sandbox.assemble(flake_project.root, "cpu", install.parent, cmake_build, tmp_path / "out2")
     # A variant name that contradicts metadata.json fails the layout check.
     with pytest.raises(KernelBuilderError, match="check-builds"):
-        nix.check_variant_dir(out, "torch212-cxx11-cpu-x86_64-linux", abi=False, import_check=False,
+        nix_sandbox.check_variant_dir(out, "torch212-cxx11-cpu-x86_64-linux", abi=False, import_check=False,
                               log=lines.append)
 
 
 def test_sandbox_entry_point_reports_errors(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "kernel_builder.build.nix", "check", "--variant-dir", str(tmp_path),
+        [sys.executable, "-m", "kernel_builder.build.nix_sandbox", "check", "--variant-dir", str(tmp_path),
          "--variant", "torch212-cxx11-cpu-x86_64-linux", "--no-abi"],
         capture_output=True, text=True,
     )

@@ -33,20 +33,13 @@ from ..generate.compat import write_compat_package
 from ..config import BuildConfig
 from ..errors import KernelBuilderError
 from ..gitinfo import unique_id as resolve_unique_id
+from ..options import BuildOptions
+from ..plan import check_installed_versions
 from ..generate.pyproject import create_pyproject, validate_unique_id
 
 BUILD_DIR = "build"
 CARD_TEMPLATE = "CARD.md"
 BUILT_CARD = "CARD.md"
-
-
-@dataclass(frozen=True)
-class BuildOptions:
-    unique_id: Optional[str] = None
-    max_jobs: Optional[int] = None
-    cores: Optional[int] = None
-    print_build_logs: bool = False
-    variant: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -88,37 +81,28 @@ def buildable_variants(config: BuildConfig) -> list[tuple[str, str]]:
         if config.is_noarch:
             variants.append((backend, f"torch-{backend}"))
         else:
-            _check_version_bounds(config, backend_env.torch_version, backend)
+            check_installed_versions(config, backend_env.torch_version, _cuda_version(backend))
             variants.append((backend, build_variant_name(backend_env)))
     return variants
+
+
+def built_archs(info: dict, backend: str) -> tuple[str, ...]:
+    """The GPU architectures a CMake build recorded in kernel-build-info.json (for metadata.json)."""
+    return tuple(info.get("archs", ())) if backend in ("cuda", "rocm") else ()
+
+
+def _cuda_version(backend: str) -> Optional[str]:
+    """The CUDA version of the installed Torch, for a CUDA build (the bounds of other backends ignore it)."""
+    if backend != "cuda":
+        return None
+    import torch
+
+    return torch.version.cuda
 
 
 def choose_backend(config: BuildConfig) -> tuple[str, str]:
     """The preferred ``(backend, variant)`` of :func:`buildable_variants`."""
     return buildable_variants(config)[0]
-
-
-def _check_version_bounds(config: BuildConfig, torch_version: str, backend: str) -> None:
-    """Refuse to build for a Torch or CUDA version that build.toml excludes."""
-    from packaging.version import Version
-
-    file = config.kernel_dir / "build.toml"
-    torch = config.torch
-    installed = Version(torch_version)
-    if torch is not None:
-        if torch.minver is not None and installed.release[:2] < torch.minver.release[:2]:
-            raise KernelBuilderError(f"{file}: torch.minver: the installed Torch {installed} is older than {torch.minver}")
-        if torch.maxver is not None and installed.release[:2] > torch.maxver.release[:2]:
-            raise KernelBuilderError(f"{file}: torch.maxver: the installed Torch {installed} is newer than {torch.maxver}")
-    if backend == "cuda":
-        import torch as torch_module
-
-        cuda = Version(torch_module.version.cuda)
-        bounds = config.general.cuda
-        if bounds.minver is not None and cuda.release[:2] < bounds.minver.release[:2]:
-            raise KernelBuilderError(f"{file}: general.cuda.minver: Torch's CUDA {cuda} is older than {bounds.minver}")
-        if bounds.maxver is not None and cuda.release[:2] > bounds.maxver.release[:2]:
-            raise KernelBuilderError(f"{file}: general.cuda.maxver: Torch's CUDA {cuda} is newer than {bounds.maxver}")
 
 
 def build_local(config: BuildConfig, options: BuildOptions = BuildOptions(),
@@ -241,7 +225,7 @@ def _build_extension(config: BuildConfig, backend: str, variant: str, uid: str, 
         info = json.loads(info_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise KernelBuilderError(f"{info_file}: cannot read build information ({e})") from None
-    archs = tuple(info.get("archs", ())) if backend in ("cuda", "rocm") else ()
+    archs = built_archs(info, backend)
     return variant_metadata(config, backend, info["ops_name"], archs), log_file
 
 

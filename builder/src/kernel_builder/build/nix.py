@@ -1,7 +1,7 @@
-"""Nix: drive kernel flake builds, and the steps Nix builds run.
+"""The Nix build driver (host side): build kernel flakes and copy their results.
 
-Host side (``kernel-builder build`` / ``build-and-copy`` and the shells): where
-a usable ``nix`` is on the PATH and the kernel has a ``flake.nix``, builds go
+Used by ``kernel-builder build`` / ``build-and-copy`` and the shells where a
+usable ``nix`` is on the PATH and the kernel has a ``flake.nix``; builds go
 through the kernel's flake (see ``lib/gen-flake-outputs.nix``):
 
 * ``build`` without ``--variant`` builds ``packages.<system>.bundle`` (every
@@ -17,34 +17,24 @@ through the kernel's flake (see ``lib/gen-flake-outputs.nix``):
 ``KERNEL_BUILDER_NIX_ARGS`` adds arguments to every Nix command (for example
 ``--offline --override-input kernel-builder path:/src/kernels``).
 
-Sandbox side (``python -m kernel_builder.nix <step>``), called by the variant
-derivations of ``lib/build.nix``:
-
-* ``assemble``: turn a CMake install tree into ``build/<variant>/`` contents
-  (metadata.json, compatibility package, runpaths stripped, no bytecode);
-* ``assemble-noarch``: the same for Python-only kernels;
-* ``check``: runpaths, ``check-builds`` (layout, metadata, importing the
-  variant through ``kernels``) and ``check-abi``.
+The steps that run inside the Nix sandbox live in :mod:`.nix_sandbox`.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import shlex
 import shutil
 import stat
-import struct
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from ..config import BuildConfig, load_config
+from ..config import BuildConfig
 from ..errors import KernelBuilderError
+from ..options import BuildOptions
 
 NIX_ARGS_ENV = "KERNEL_BUILDER_NIX_ARGS"
 FLAKE_NIX = "flake.nix"
@@ -106,6 +96,11 @@ class NixOptions:
                  print_build_logs: bool = False) -> "NixOptions":
         extra = tuple(shlex.split(os.environ.get(NIX_ARGS_ENV, "")))
         return cls(max_jobs=max_jobs, cores=cores, print_build_logs=print_build_logs, extra_args=extra)
+
+    @classmethod
+    def for_build(cls, options: BuildOptions) -> "NixOptions":
+        """The Nix flags a build or shell with ``options`` passes (plus ``KERNEL_BUILDER_NIX_ARGS``)."""
+        return cls.from_env(max_jobs=options.max_jobs, cores=options.cores, print_build_logs=options.print_build_logs)
 
     def flags(self) -> list[str]:
         flags: list[str] = []
@@ -194,18 +189,10 @@ class NixBuildResult:
 
 def check_variant(config: BuildConfig, variant: str) -> None:
     """Refuse a --variant the kernel does not have (before asking Nix)."""
-    from kernels.matrix import variants_for
+    from ..plan import variants_on
 
     system = variant_system(variant)
-    known = variants_for(
-        config.general.backends,
-        noarch=config.is_noarch,
-        torch_minver=str(config.torch.minver) if config.torch and config.torch.minver else None,
-        torch_maxver=str(config.torch.maxver) if config.torch and config.torch.maxver else None,
-        cuda_minver=str(config.general.cuda.minver) if config.general.cuda.minver else None,
-        cuda_maxver=str(config.general.cuda.maxver) if config.general.cuda.maxver else None,
-        system=system,
-    )
+    known = variants_on(config, system)
     if variant not in known:
         listed = ", ".join(known) if known else "none"
         raise KernelBuilderError(
@@ -303,7 +290,7 @@ def copy_variants(entries: Sequence[tuple[str, Path]], build_root: Path) -> None
 
 
 # --------------------------------------------------------------------------
-# Shells and apps.
+# Shells.
 
 
 def run_shell(kind: str, config: BuildConfig, variant: Optional[str], options: NixOptions, log: Log,
@@ -317,246 +304,3 @@ def run_shell(kind: str, config: BuildConfig, variant: Optional[str], options: N
         return subprocess.call(argv, cwd=config.kernel_dir)
     except OSError as e:
         raise KernelBuilderError(f"cannot run {argv[0]}: {e.strerror}") from None
-
-
-def run_app(app: str, config: BuildConfig, options: NixOptions, log: Log, args: Sequence[str] = (),
-            nix: str = "nix") -> int:
-    """``nix run`` one of the kernel flake's apps (build-and-copy, build-and-upload, ci-test)."""
-    argv = run_command(nix, config.kernel_dir, app, options, args)
-    log(f"Running: {format_command(argv)}")
-    try:
-        return subprocess.call(argv, cwd=config.kernel_dir)
-    except OSError as e:
-        raise KernelBuilderError(f"cannot run {argv[0]}: {e.strerror}") from None
-
-
-# --------------------------------------------------------------------------
-# Inside the build: runpaths.
-
-_DT_NULL, _DT_RPATH, _DT_RUNPATH = 0, 15, 29
-
-
-def _dynamic_table(path: Path) -> Optional[tuple[int, int, str]]:
-    """``(offset, size, struct format)`` of the dynamic table of an ELF file, if any."""
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
-
-    with open(path, "rb") as f:
-        if f.read(4) != b"\x7fELF":
-            return None
-        f.seek(0)
-        try:
-            elf = ELFFile(f)
-            for segment in elf.iter_segments():
-                if segment["p_type"] == "PT_DYNAMIC":
-                    order = "<" if elf.little_endian else ">"
-                    entry = "qQ" if elf.elfclass == 64 else "iI"
-                    return segment["p_offset"], segment["p_filesz"], order + entry
-        except ELFError:
-            return None
-    return None
-
-
-def _dynamic_entries(path: Path) -> Optional[tuple[int, str, list[tuple[int, int]]]]:
-    table = _dynamic_table(path)
-    if table is None:
-        return None
-    offset, size, fmt = table
-    width = struct.calcsize(fmt)
-    with open(path, "rb") as f:
-        f.seek(offset)
-        data = f.read(size)
-    entries = [struct.unpack_from(fmt, data, i) for i in range(0, len(data) - width + 1, width)]
-    return offset, fmt, entries
-
-
-def runpaths(path: Path) -> list[int]:
-    """The DT_RPATH/DT_RUNPATH tags an ELF file still has."""
-    found = _dynamic_entries(path)
-    if found is None:
-        return []
-    tags = []
-    for tag, _ in found[2]:
-        if tag == _DT_NULL:
-            break
-        if tag in (_DT_RPATH, _DT_RUNPATH):
-            tags.append(tag)
-    return tags
-
-
-def strip_runpath(path: Path) -> bool:
-    """Remove DT_RPATH/DT_RUNPATH from an ELF file; True if there were any.
-
-    The remaining dynamic entries move up and the freed slots become DT_NULL,
-    which is what the dynamic loader expects at the end of the table.
-    """
-    found = _dynamic_entries(path)
-    if found is None:
-        return False
-    offset, fmt, entries = found
-    kept = []
-    removed = False
-    for tag, value in entries:
-        if tag == _DT_NULL:
-            break
-        if tag in (_DT_RPATH, _DT_RUNPATH):
-            removed = True
-            continue
-        kept.append((tag, value))
-    if not removed:
-        return False
-    kept += [(_DT_NULL, 0)] * (len(entries) - len(kept))
-    data = b"".join(struct.pack(fmt, tag, value) for tag, value in kept)
-    mode = path.stat().st_mode
-    if not mode & stat.S_IWUSR:
-        path.chmod(mode | stat.S_IWUSR)
-    with open(path, "r+b") as f:
-        f.seek(offset)
-        f.write(data)
-    if not mode & stat.S_IWUSR:
-        path.chmod(mode)
-    return True
-
-
-def _elf_files(root: Path) -> list[Path]:
-    files = []
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and not path.is_symlink():
-            with open(path, "rb") as f:
-                if f.read(4) == b"\x7fELF":
-                    files.append(path)
-    return files
-
-
-def strip_runpaths(root: Path) -> list[Path]:
-    """Strip the runpaths of every ELF file under ``root``; the files changed."""
-    return [path for path in _elf_files(root) if strip_runpath(path)]
-
-
-# --------------------------------------------------------------------------
-# Inside the build: assembling and checking build/<variant>/.
-
-
-def _finish_variant(config: BuildConfig, out: Path, metadata) -> None:  # type: ignore[no-untyped-def]
-    from ..generate.compat import write_compat_package
-    from .local import remove_bytecode, write_metadata
-
-    write_metadata(out, metadata)
-    write_compat_package(out, config.general.module_name)
-    remove_bytecode(out)
-
-
-def assemble(kernel_dir: Path, backend: str, install_dir: Path, cmake_build: Path, out: Path) -> None:
-    """``out`` = build/<variant>/ from a CMake install tree of the generated project."""
-    from .local import variant_metadata
-
-    config = load_config(kernel_dir)
-    package = install_dir / config.general.module_name
-    if not package.is_dir():
-        raise KernelBuilderError(f"{install_dir}: the CMake install holds no '{config.general.module_name}' package")
-    info_file = cmake_build / "kernel-build-info.json"
-    try:
-        info = json.loads(info_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise KernelBuilderError(f"{info_file}: cannot read build information ({e})") from None
-    if info.get("backend") != backend:
-        raise KernelBuilderError(f"{info_file}: built for backend {info.get('backend')!r}, expected {backend!r}")
-    out.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(package, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.py[co]"))
-    archs = tuple(info.get("archs", ())) if backend in ("cuda", "rocm") else ()
-    _finish_variant(config, out, variant_metadata(config, backend, info["ops_name"], archs))
-    strip_runpaths(out)
-
-
-def assemble_noarch(kernel_dir: Path, backend: str, unique_id: str, out: Path) -> None:
-    from .local import assemble_noarch
-    from ..generate.pyproject import validate_unique_id
-
-    config = load_config(kernel_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    metadata, _ = assemble_noarch(config, backend, validate_unique_id(unique_id), out)
-    _finish_variant(config, out, metadata)
-
-
-def check_variant_dir(variant_dir: Path, variant: str, abi: bool = True, abi_args: Sequence[str] = (),
-                      import_check: bool = True, log: Log = print) -> None:
-    """The checks a Nix build runs on its output (``variant_dir`` is ``build/<variant>/``).
-
-    * runpaths: no ELF file may keep a DT_RPATH/DT_RUNPATH;
-    * layout: ``kernel-builder check-builds`` (metadata, ops namespace,
-      compatibility package, no bytecode or build debris) and, unless
-      ``import_check`` is off, importing the variant through ``kernels``;
-    * ABI: ``kernel-builder check-abi`` with ``abi_args`` (manylinux_2_28 and
-      the Python stable ABI by default).
-    """
-    problems = [f"{path.relative_to(variant_dir)} still has a runpath" for path in _elf_files(variant_dir)
-                if runpaths(path)]
-    if problems:
-        raise KernelBuilderError(f"{variant}: {'; '.join(problems)}")
-    log(f"runpaths: OK ({variant})")
-
-    with tempfile.TemporaryDirectory(prefix="kernel-builder-check-") as tmp:
-        # check-builds checks a build/ directory: give it one holding this variant.
-        (Path(tmp) / variant).symlink_to(variant_dir.resolve(), target_is_directory=True)
-        from ..check.builds import check_builds
-
-        report = check_builds(Path(tmp), import_check=import_check)
-        problems = report.problems + [f"{v.name}: {p}" for v in report.variants for p in v.problems]
-        for v in report.variants:
-            for note in v.notes:
-                log(f"check-builds: {v.name}: {note}")
-        if problems:
-            raise KernelBuilderError("check-builds: " + "; ".join(problems))
-        log(f"check-builds: OK{'' if import_check else ' (import check disabled)'}")
-
-    if abi:
-        command = [sys.executable, "-m", "kernel_builder", "check-abi", *abi_args, str(variant_dir)]
-        log(f"check-abi: {format_command(command)}")
-        if subprocess.run(command).returncode != 0:
-            raise KernelBuilderError(f"{variant}: kernel-builder check-abi found problems (see above)")
-    else:
-        log("check-abi: disabled (doAbiCheck = false)")
-
-
-def _sandbox_main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kernel_builder.nix", description="Steps of kernel-builder's Nix builds.")
-    sub = parser.add_subparsers(dest="step", required=True)
-    p = sub.add_parser("assemble", help="build/<variant>/ from a CMake install tree")
-    p.add_argument("--kernel-dir", type=Path, required=True)
-    p.add_argument("--backend", required=True)
-    p.add_argument("--install-dir", type=Path, required=True)
-    p.add_argument("--cmake-build", type=Path, required=True)
-    p.add_argument("--out", type=Path, required=True)
-    p = sub.add_parser("assemble-noarch", help="build/torch-<backend>/ of a Python-only kernel")
-    p.add_argument("--kernel-dir", type=Path, required=True)
-    p.add_argument("--backend", required=True)
-    p.add_argument("--unique-id", required=True)
-    p.add_argument("--out", type=Path, required=True)
-    p = sub.add_parser("check", help="check an assembled variant directory")
-    p.add_argument("--variant-dir", type=Path, required=True)
-    p.add_argument("--variant", required=True, help="the variant's name")
-    p.add_argument("--abi-arg", action="append", default=[], help="argument for check-abi (repeatable)")
-    p.add_argument("--no-abi", action="store_true")
-    p.add_argument("--no-import", action="store_true")
-    p = sub.add_parser("strip-runpaths", help="remove DT_RPATH/DT_RUNPATH from the ELF files under a directory")
-    p.add_argument("directory", type=Path)
-    args = parser.parse_args(argv)
-    try:
-        if args.step == "assemble":
-            assemble(args.kernel_dir, args.backend, args.install_dir, args.cmake_build, args.out)
-        elif args.step == "assemble-noarch":
-            assemble_noarch(args.kernel_dir, args.backend, args.unique_id, args.out)
-        elif args.step == "check":
-            check_variant_dir(args.variant_dir, args.variant, abi=not args.no_abi, abi_args=args.abi_arg,
-                              import_check=not args.no_import)
-        else:
-            for path in strip_runpaths(args.directory):
-                print(f"stripped runpath: {path}")
-    except KernelBuilderError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_sandbox_main())

@@ -34,6 +34,7 @@ from kernels.variants import BACKENDS, Variant, parse_variant_or_none
 
 from ..generate.compat import COMPAT_INIT
 from ..errors import KernelBuilderError
+from .marks import status_marks
 
 #: Files and directories that only a build tree has.
 STRAY_NAMES = frozenset({
@@ -391,10 +392,8 @@ def _check_agreement(report: BuildsReport) -> None:
 
 def run_check_builds(kernel_dir: Path, out: Callable[[str], None]) -> int:
     """Print the report for ``kernel_dir``; the exit status (0: no problems)."""
-    from .abi.report import _marks
-
     report = check_builds(kernel_dir)
-    marks = _marks(sys.stdout)
+    marks = status_marks(sys.stdout)
     out(f"Checking {len(report.variants)} build variant(s) in {report.build_dir}")
     for problem in report.problems:
         out(f"{marks['bad']} build/{problem}" if not problem.startswith(("variants", "no build")) else

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Optional
 
@@ -11,6 +12,7 @@ import click
 from .. import __version__
 from ..config import BuildConfig, load_config
 from ..errors import KernelBuilderError
+from ..options import BuildOptions
 
 KERNEL_DIR = click.argument(
     "kernel_dir", required=False, default=".", type=click.Path(path_type=Path, file_okay=False)
@@ -221,68 +223,59 @@ def _build_options(func: Any) -> Any:
     return func
 
 
-def _run_build(kernel_dir: Path, variant: Optional[str], max_jobs: Optional[int], cores: Optional[int],
-               print_build_logs: bool, local: bool, unique_id: Optional[str]) -> None:
-    from ..build.local import BuildOptions, build_local
+def _log(line: str) -> None:
+    """Progress and diagnostics go to standard error; results to standard output."""
+    click.echo(line, err=True)
+
+
+def _relative(path: Path) -> Path:
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def _run_build(kernel_dir: Path, options: BuildOptions) -> None:
+    from ..build import build, choose_toolchain
 
     config: BuildConfig = _load_config(kernel_dir)
-    if local:
-        reason = "--local given"
-    else:
-        from ..build.nix import NixOptions, build_with_nix, nix_status
-
-        status = nix_status(config.kernel_dir)
-        if status.usable:
-            if unique_id is not None:
-                raise KernelBuilderError(
-                    "--unique-id: Nix builds take the ops namespace from the flake's git revision; "
-                    "use --local to choose it"
-                )
-            nix_options = NixOptions.from_env(max_jobs=max_jobs, cores=cores, print_build_logs=print_build_logs)
-            built = build_with_nix(config, variant, nix_options, log=lambda line: click.echo(line, err=True),
-                                   nix=status.executable or "nix")
-            if not built.variants:
-                click.echo("Nix built no variants: this kernel has no bundle variant for this system")
-                return
-            rel = built.build_dir
-            try:
-                rel = built.build_dir.relative_to(Path.cwd())
-            except ValueError:
-                pass
-            click.echo(f"Built {len(built.variants)} variant(s) with Nix into {rel}: {', '.join(built.variants)}")
+    outcome = build(config, options, choose_toolchain(config, options), _log)
+    if outcome.nix_result is not None:
+        built = outcome.nix_result
+        if not built.variants:
+            click.echo("Nix built no variants: this kernel has no bundle variant for this system")
             return
-        reason = status.reason
-    click.echo(f"{reason}: building this environment's variant with the host toolchain (CMake + Ninja)", err=True)
-    options = BuildOptions(unique_id=unique_id, max_jobs=max_jobs, cores=cores,
-                           print_build_logs=print_build_logs, variant=variant)
-    results = build_local(config, options, log=lambda line: click.echo(line, err=True))
-    for result in results:
-        rel = result.variant_dir
-        try:
-            rel = result.variant_dir.relative_to(Path.cwd())
-        except ValueError:
-            pass
-        click.echo(f"Built variant {result.variant} (ops namespace {result.metadata.id}) into {rel}")
+        click.echo(f"Built {len(built.variants)} variant(s) with Nix into {_relative(built.build_dir)}: "
+                   f"{', '.join(built.variants)}")
+        return
+    for result in outcome.local_results:
+        click.echo(f"Built variant {result.variant} (ops namespace {result.metadata.id}) into "
+                   f"{_relative(result.variant_dir)}")
     click.echo("Only this environment's variants were built; the full variant matrix needs Nix (see install.sh).")
+
+
+def _split_options(params: dict[str, Any]) -> tuple[BuildOptions, dict[str, Any]]:
+    """The build options among a command's parameters, and the rest (the upload options)."""
+    names = {f.name for f in fields(BuildOptions)}
+    build_params = {k: v for k, v in params.items() if k in names}
+    return BuildOptions(**build_params), {k: v for k, v in params.items() if k not in names}
 
 
 @main.command("build")
 @KERNEL_DIR
 @click.option("--variant", help="Build a specific variant.")
 @_build_options
-def build_command(kernel_dir: Path, variant: Optional[str], max_jobs: Optional[int], cores: Optional[int],
-                  print_build_logs: bool, local: bool, unique_id: Optional[str]) -> None:
+def build_command(kernel_dir: Path, **params: Any) -> None:
     """Build the kernel locally (alias for build-and-copy)."""
-    _run_build(kernel_dir, variant, max_jobs, cores, print_build_logs, local, unique_id)
+    _run_build(kernel_dir, BuildOptions(**params))
 
 
 @main.command("build-and-copy", short_help="Build the kernel and copy artifacts locally.")
 @KERNEL_DIR
 @_build_options
-def build_and_copy_command(kernel_dir: Path, max_jobs: Optional[int], cores: Optional[int],
-                           print_build_logs: bool, local: bool, unique_id: Optional[str]) -> None:
+def build_and_copy_command(kernel_dir: Path, **params: Any) -> None:
     """Build the kernel and copy artifacts locally (into build/)."""
-    _run_build(kernel_dir, None, max_jobs, cores, print_build_logs, local, unique_id)
+    _run_build(kernel_dir, BuildOptions(**params))
 
 
 def _upload_options(func: Any) -> Any:
@@ -335,12 +328,11 @@ def upload_command(kernel_dir: Path, **options: Any) -> None:
 @click.option("--variant", help="Build a specific variant.")
 @_build_options
 @_upload_options
-def build_and_upload_command(kernel_dir: Path, variant: Optional[str], max_jobs: Optional[int],
-                             cores: Optional[int], print_build_logs: bool, local: bool,
-                             unique_id: Optional[str], **options: Any) -> None:
+def build_and_upload_command(kernel_dir: Path, **params: Any) -> None:
     """Build the kernel and upload it to the Hugging Face Hub."""
     import contextlib
 
+    build_options, options = _split_options(params)
     # Check the upload arguments before spending time on a build.
     if options["repo_id"] is None:
         if load_config(kernel_dir).general.hub.repo_id is None:
@@ -350,32 +342,29 @@ def build_and_upload_command(kernel_dir: Path, variant: Optional[str], max_jobs:
     # With --output-json, standard output carries only the JSON result.
     redirect = contextlib.redirect_stdout(sys.stderr) if options["output_json"] else contextlib.nullcontext()
     with redirect:
-        _run_build(kernel_dir, variant, max_jobs, cores, print_build_logs, local, unique_id)
+        _run_build(kernel_dir, build_options)
     _run_upload(kernel_dir, **options)
 
 
-def _shell_command(kind: str, kernel_dir: Path, local: bool, variant: Optional[str], max_jobs: Optional[int],
-                   cores: Optional[int], print_build_logs: bool) -> None:
-    from ..build.local import BuildOptions
+def _shell_command(kind: str, kernel_dir: Path, options: BuildOptions) -> None:
+    from ..build import choose_toolchain
     from .shells import prepare_devshell, prepare_testshell, run_shell
 
     config = _load_config(kernel_dir)
-    log = lambda line: click.echo(line, err=True)  # noqa: E731
-    if not local:
-        from ..build.nix import NixOptions, nix_status
+    toolchain = choose_toolchain(config, options)
+    if toolchain.uses_nix:
+        from ..build.nix import NixOptions
         from ..build.nix import run_shell as run_nix_shell
 
-        status = nix_status(config.kernel_dir)
-        if status.usable:
-            nix_options = NixOptions.from_env(max_jobs=max_jobs, cores=cores, print_build_logs=print_build_logs)
-            code = run_nix_shell(kind, config, variant, nix_options, log, nix=status.executable or "nix")
-            if code:
-                sys.exit(code)
-            return
-        log(f"{status.reason}: using a host-toolchain environment")
-    options = BuildOptions(max_jobs=max_jobs, cores=cores, print_build_logs=print_build_logs, variant=variant)
+        code = run_nix_shell(kind, config, options.variant, NixOptions.for_build(options), _log,
+                             nix=toolchain.nix or "nix")
+        if code:
+            sys.exit(code)
+        return
+    if not options.local:
+        _log(f"{toolchain.reason}: using a host-toolchain environment")
     prepare = prepare_devshell if kind == "devshell" else prepare_testshell
-    shell = prepare(config, options, log)
+    shell = prepare(config, options, _log)
     click.echo(f"{kind}: no Nix shell; host-toolchain virtual environment with {shell.description}", err=True)
     code = run_shell(shell)
     if code:
@@ -394,19 +383,17 @@ def _shell_options(func: Any) -> Any:
 @main.command("devshell")
 @KERNEL_DIR
 @_shell_options
-def devshell_command(kernel_dir: Path, local: bool, variant: Optional[str], max_jobs: Optional[int],
-                     cores: Optional[int], print_build_logs: bool) -> None:
+def devshell_command(kernel_dir: Path, **params: Any) -> None:
     """Spawn a kernel development shell."""
-    _shell_command("devshell", kernel_dir, local, variant, max_jobs, cores, print_build_logs)
+    _shell_command("devshell", kernel_dir, BuildOptions(**params))
 
 
 @main.command("testshell")
 @KERNEL_DIR
 @_shell_options
-def testshell_command(kernel_dir: Path, local: bool, variant: Optional[str], max_jobs: Optional[int],
-                      cores: Optional[int], print_build_logs: bool) -> None:
+def testshell_command(kernel_dir: Path, **params: Any) -> None:
     """Spawn a kernel test shell."""
-    _shell_command("testshell", kernel_dir, local, variant, max_jobs, cores, print_build_logs)
+    _shell_command("testshell", kernel_dir, BuildOptions(**params))
 
 
 from .completions import completions_command  # noqa: E402

@@ -25,7 +25,8 @@ from typing import Callable
 from ..config import BuildConfig
 from ..errors import KernelBuilderError
 from ..gitinfo import unique_id as resolve_unique_id
-from ..build.local import BuildOptions, build_local, buildable_variants, work_dir
+from ..options import BuildOptions
+from ..build.local import build_local, buildable_variants, work_dir
 from ..generate.pyproject import create_pyproject
 
 VENV_DIR = ".venv"

@@ -17,6 +17,12 @@ REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 KERNEL_NAME = re.compile(r"^[a-z][-a-z0-9]*[a-z0-9]$")
 
 
+def is_repo_id(text: str) -> bool:
+    """Whether ``text`` is a Hub repository id (``owner/name``): the builder's one copy of the
+    pattern, until ``kernels.hub`` offers the validator every package uses."""
+    return REPO_ID.fullmatch(text) is not None
+
+
 def buildable_backends() -> tuple[str, ...]:
     """Backends build.toml may list (the registry's ``build-toml`` records)."""
     return registry().build_toml_names()
@@ -114,7 +120,7 @@ def _parse_hub(table: Table) -> Hub:
     if hub_table is None:
         return Hub()
     repo_id = hub_table.string("repo-id")
-    if repo_id is not None and not REPO_ID.fullmatch(repo_id):
+    if repo_id is not None and not is_repo_id(repo_id):
         raise hub_table.error("repo-id", f"expected a Hub repository id like 'org/name', got {repo_id!r}")
     hub = Hub(repo_id=repo_id, branch=hub_table.string("branch"))
     hub_table.reject_unknown()
@@ -131,7 +137,7 @@ def parse_kernel_depends(table: Table) -> tuple[KernelDependency, ...]:
         item = Table(entry, table.path(f"kernel-depends[{i}]"), table.file)
         repo_id = item.string("repo-id", required=True)
         assert repo_id is not None
-        if not REPO_ID.fullmatch(repo_id):
+        if not is_repo_id(repo_id):
             raise item.error("repo-id", f"expected a Hub repository id like 'org/name', got {repo_id!r}")
         version = item.get("version", "a non-negative integer", lambda v: is_integer(v) and v >= 0, False)
         revision = item.string("revision")

@@ -35,7 +35,7 @@ from urllib.parse import quote
 from kernels.metadata import Metadata, MetadataError
 from kernels.variants import is_valid_variant_name
 
-from ..config import BUILD_TOML, load_config
+from ..config import BUILD_TOML, is_repo_id, load_config
 from ..errors import KernelBuilderError
 
 BUILD_DIR = "build"
@@ -215,7 +215,7 @@ def plan_upload(kernel_dir: Path, repo_id: Optional[str] = None, branch: Optiona
                     f"{project / BUILD_TOML}: general.hub.repo-id is not set; set it or pass --repo-id"
                 )
         config_branch = config.general.hub.branch
-    if not _valid_repo_id(repo_id):
+    if not is_repo_id(repo_id):
         raise KernelBuilderError(f"--repo-id: expected a Hub repository id like 'org/name', got {repo_id!r}")
     branch = branch or config_branch or f"v{version}"
 
@@ -237,12 +237,6 @@ def plan_upload(kernel_dir: Path, repo_id: Optional[str] = None, branch: Optiona
         mirrored_patterns=("benchmarks/benchmark*.py",) if benchmarks else (),
         card=card if card.is_file() else None,
     )
-
-
-def _valid_repo_id(repo_id: str) -> bool:
-    import re
-
-    return bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*", repo_id))
 
 
 # ---------------------------------------------------------------------------

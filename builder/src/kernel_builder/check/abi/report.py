@@ -19,6 +19,7 @@ from typing import Callable, Optional
 
 from ..._toml import tomllib
 from ...errors import KernelBuilderError
+from ..marks import status_marks
 from .binary import BinaryFormatError, BinaryInfo, Violation, read_binary
 from .manylinux import TOOLCHAIN_FAMILIES, check_manylinux, split_version
 from .policies import (
@@ -215,16 +216,6 @@ def _stable_abi_from_build_toml(target: Path, warn: Callable[[str], None]) -> Op
 # Output.
 
 
-def _marks(stream) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    emoji = {"check": "🐍", "ok": "✅", "bad": "❌"}
-    encoding = getattr(stream, "encoding", None) or "utf-8"
-    try:
-        "".join(emoji.values()).encode(encoding)
-        return emoji
-    except (UnicodeEncodeError, LookupError):
-        return {"check": "*", "ok": "OK:", "bad": "FAIL:"}
-
-
 def format_report(report: FileReport, marks: dict[str, str]) -> list[str]:
     lines = [f"{marks['check']} Checking for compatibility with {report.checks}: {report.path}"]
     if report.violations:
@@ -255,7 +246,7 @@ def run_check_abi(target: Path, options: AbiOptions, out: Callable[[str], None],
     if not libraries:
         out(f"No native libraries found in {target}: nothing to check (Python-only kernel?)")
         return 0
-    marks = _marks(sys.stdout)
+    marks = status_marks(sys.stdout)
     failed = unreadable = 0
     for path in libraries:
         report = check_library(path, options)

@@ -1,0 +1,1 @@
+"""Check stage: the ABI of built libraries (abi/) and the layout of build/ (builds)."""
