@@ -231,8 +231,9 @@ def test_create_pyproject_unsupported_backend(project, cli, expect_error) -> Non
     project.data["kernel"] = {"n": {"backend": "neuron", "depends": ["torch"], "src": ["x_neuron/x.cpp"]}}
     project.write()
     before = project.snapshot()
+    # Issue 16: neuron takes no [kernel.*] sections; the error names that section's backend key.
     line = expect_error(cli("create-pyproject", "--unique-id", "abc", project.root),
-                        str(project.build_toml), "general.backends", "neuron")
+                        str(project.build_toml), "kernel.n.backend", "neuron")
     for backend in ("cpu", "cuda", "metal", "rocm", "xpu"):
         assert backend in line
     assert project.snapshot() == before

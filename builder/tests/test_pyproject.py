@@ -446,10 +446,8 @@ def test_cmakelists_dashed_kernel_section(project, cli) -> None:
 
 
 def test_cmakelists_skips_backends_it_cannot_build(project, cli) -> None:
-    """Neuron kernels have no CMake build: their sections are left out, the rest is generated."""
+    """Neuron is Python-only (no [kernel.*] sections, issue 16): it is left out, the rest is generated."""
     project.general["backends"] = ["cpu", "cuda", "neuron"]
-    project.add_file("x_neuron/x.cpp")
-    project.data["kernel"]["n"] = {"backend": "neuron", "depends": ["torch"], "src": ["x_neuron/x.cpp"]}
     project.write()
     create(cli, project, project.root)
     text = (project.root / "CMakeLists.txt").read_text()

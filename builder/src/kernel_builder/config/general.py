@@ -14,7 +14,8 @@ from .model import CudaGeneral, General, Hub, KernelDependency
 from .table import Table, is_integer
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
-KERNEL_NAME = re.compile(r"^[a-z][-a-z0-9]*[a-z0-9]$")
+#: Edition 4+ kernel names (upstream: ``^[a-z][-a-z0-9]*[a-z0-9]$``; one letter is accepted too).
+KERNEL_NAME = re.compile(r"^[a-z](?:[-a-z0-9]*[a-z0-9])?$")
 
 
 def is_repo_id(text: str) -> bool:
@@ -88,7 +89,7 @@ def _parse_name(table: Table, edition: Edition) -> str:
             raise table.error(
                 "name",
                 "expected lowercase letters, digits and '-', starting with a letter and not ending "
-                f"with '-' (at least 2 characters), got {name!r}",
+                f"with '-', got {name!r}",
             )
     elif not is_module_name(name.replace("-", "_")):
         raise table.error("name", f"expected a valid Python module name once '-' become '_', got {name!r}")
