@@ -26,10 +26,9 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from kernels.metadata import Backend, Metadata
-from kernels.variants import build_variant_name, current_environment
+from kernels.variants import build_variant_name, current_environment, noarch_variant
 
 from ..upload.card import fill_card
-from ..generate.compat import write_compat_package
 from ..config import BuildConfig
 from ..errors import KernelBuilderError
 from ..gitinfo import unique_id as resolve_unique_id
@@ -65,8 +64,10 @@ def buildable_variants(config: BuildConfig) -> list[tuple[str, str]]:
     Torch's own backend comes first; the CPU variant can be built with any
     Torch, so a multi-backend kernel also gets it.
     """
-    env = current_environment()
     backends = config.general.backends
+    if config.is_noarch:  # nothing to compile: every backend's torch-<backend> variant
+        return [(backend, noarch_variant(backend).name) for backend in backends]
+    env = current_environment()
     candidates = [env.backend] + (["cpu"] if env.backend != "cpu" else [])
     chosen = [b for b in candidates if b in backends]
     if not chosen:
@@ -78,11 +79,8 @@ def buildable_variants(config: BuildConfig) -> list[tuple[str, str]]:
     variants = []
     for backend in chosen:
         backend_env = env if backend == env.backend else current_environment(backend)
-        if config.is_noarch:
-            variants.append((backend, f"torch-{backend}"))
-        else:
-            check_installed_versions(config, backend_env.torch_version, _cuda_version(backend))
-            variants.append((backend, build_variant_name(backend_env)))
+        check_installed_versions(config, backend_env.torch_version, _cuda_version(backend))
+        variants.append((backend, build_variant_name(backend_env)))
     return variants
 
 
@@ -135,7 +133,6 @@ def _build_variant(config: BuildConfig, backend: str, variant: str, uid: str, op
         else:
             metadata, log_file = _build_extension(config, backend, variant, uid, options, staging, log)
         write_metadata(staging, metadata)
-        write_compat_package(staging, config.general.module_name)
         remove_bytecode(staging)
         write_card(config)
         final = build_root / variant
@@ -254,7 +251,7 @@ def _unpack_package(wheel: Path, module_name: str, staging: Path) -> None:
 
 def assemble_noarch(config: BuildConfig, backend: str, uid: str, staging: Path) -> tuple[Metadata, None]:
     package = config.python_package_dir
-    extensions = tuple(f".{e}" for e in ("py", "pyi"))
+    extensions = tuple(f".{e}" for e in config.pyext)  # code and the data files pyext names
     for path in package.rglob("*"):
         if "__pycache__" in path.parts or not path.is_file() or path.suffix not in extensions:
             continue
@@ -265,7 +262,8 @@ def assemble_noarch(config: BuildConfig, backend: str, uid: str, staging: Path) 
     from importlib import resources
 
     template = resources.files("kernel_builder").joinpath("templates", "_ops_noarch.py.in").read_text()
-    (staging / "_ops.py").write_text(template.replace("@OPS_NAME@", ops_name), encoding="utf-8")
+    text = template.replace("@MODULE_NAME@", config.general.module_name).replace("@UNIQUE_ID@", uid)
+    (staging / "_ops.py").write_text(text, encoding="utf-8")
     return variant_metadata(config, backend, ops_name, ()), None
 
 

@@ -138,7 +138,7 @@ def clean_pyproject_command(kernel_dir: Path, target_dir: Optional[Path], dry_ru
 @main.command("update-build")
 @KERNEL_DIR
 def update_build_command(kernel_dir: Path) -> None:
-    """Migrate a `build.toml` to the current edition (5)."""
+    """Update a `build.toml` to the current format."""
     from .._toml import tomllib
     from ..config import BUILD_TOML, parse_config
     from ..config.formats import CURRENT_FORMAT, migrate
