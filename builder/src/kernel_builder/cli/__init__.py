@@ -139,7 +139,7 @@ def clean_pyproject_command(kernel_dir: Path, target_dir: Optional[Path], dry_ru
 @KERNEL_DIR
 def update_build_command(kernel_dir: Path) -> None:
     """Update a `build.toml` to the current format."""
-    from .._toml import tomllib
+    from .._toml import load_toml
     from ..config import BUILD_TOML, parse_config
     from ..config.formats import CURRENT_FORMAT, migrate
 
@@ -157,7 +157,7 @@ def update_build_command(kernel_dir: Path) -> None:
         click.echo(f"{path}: already in the current edition ({CURRENT_FORMAT}); nothing to do")
         return
     # Validate the converted file before replacing the original.
-    parse_config(tomllib.loads(new_text), kernel_dir.resolve(), str(path))
+    parse_config(load_toml(new_text, str(path)), kernel_dir.resolve(), str(path))
     tmp = path.with_name(f".{BUILD_TOML}.tmp")
     tmp.write_text(new_text, encoding="utf-8")
     tmp.replace(path)

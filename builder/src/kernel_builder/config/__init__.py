@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .._toml import tomllib
+from .._toml import load_toml
 from ..errors import ConfigError
 from .capabilities import capability_sort_key as _capability_sort_key
 from .capabilities import effective_cuda_capabilities, effective_rocm_archs
@@ -62,11 +62,12 @@ def load_config(kernel_dir: Path | str) -> BuildConfig:
     if not path.is_file():
         raise ConfigError(file, "", "file not found (expected a kernel project with build.toml)")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(file, "", f"invalid TOML: {e}") from None
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ConfigError(file, "", "invalid TOML: file is not UTF-8 text") from None
+    except OSError as e:
+        raise ConfigError(file, "", f"cannot read ({e.strerror or e})") from None
+    data = load_toml(text, file)
     return parse_config(data, kernel_dir.resolve(), file)
 
 
