@@ -141,7 +141,12 @@ def _check_python_package(config: BuildConfig, file: str) -> None:
     package = config.python_package_dir
     rel = package.relative_to(config.kernel_dir)
     init = package / "__init__.py"
-    if not init.is_file():
+    try:
+        found = init.is_file()
+    except (OSError, ValueError) as e:  # a name too long for the file system, for one
+        reason = getattr(e, "strerror", None) or str(e)
+        raise ConfigError(file, "general.name", f"cannot be used as the package directory name ({reason})") from None
+    if not found:
         raise ConfigError(
             file, "general.name", f"the kernel's Python package must exist: {rel}/__init__.py not found"
         )
