@@ -15,6 +15,7 @@ import os
 import shutil
 import struct
 import subprocess
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from kernel_builder.check.abi.binary import BinaryFormatError, BinaryInfo, read_binary
 from kernel_builder.config import BuildConfig, load_config
@@ -30,6 +32,9 @@ from kernel_builder.upload.card import fill_card
 from kernels.variants import parse_variant
 
 from binary_samples import macho
+
+# Hypothesis caches what it learns under .hypothesis/ of the working directory; keep it in a temp dir.
+set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "kernel-builder-fuzz-hypothesis"))
 
 SCALE = max(1, int(os.environ.get("FUZZ_SCALE", "1")))
 #: Cases per property; the sum is reported by the test names' docstrings (about 6,000).
