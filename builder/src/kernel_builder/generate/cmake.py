@@ -19,6 +19,7 @@ from typing import Callable, Optional, Union
 from kernels._data import load_lib_json
 
 from ..config import BuildConfig, Kernel
+from ..config.capabilities import effective_cuda_capabilities, effective_rocm_archs
 
 #: Source suffixes compiled per backend beyond C/C++ (headers are listed too but not compiled).
 _METAL_SHADER = ".metal"
@@ -99,14 +100,16 @@ def _language_flags(language: str, flags: tuple[str, ...]) -> str:
 def cuda_arch_tables(kernel: Kernel | None) -> dict[str, list[str]]:
     """Per CUDA toolkit: the capabilities this kernel is compiled for there.
 
-    The kernel's ``cuda-capabilities`` (or the toolkit's defaults) intersected
-    with what the toolkit can compile.
+    The loose intersection of the kernel's ``cuda-capabilities`` with the
+    toolkit's kernel capabilities (all of those when it lists none); see
+    :mod:`kernel_builder.config.capabilities`.
     """
     toolkits = load_lib_json("cuda")["toolkits"]
+    requested = kernel.cuda_capabilities if kernel else None
     tables = {}
     for version, toolkit in toolkits.items():
-        wanted = (kernel.cuda_capabilities if kernel else None) or tuple(toolkit["default"])
-        tables[version] = [cap for cap in wanted if cap in toolkit["supported"]]
+        caps = effective_cuda_capabilities(requested, version)
+        tables[version] = [cap for cap in caps if cap.removesuffix("+PTX") in toolkit["supported"]]
     return tables
 
 
@@ -127,8 +130,8 @@ def _cuda_arch_block(kernel: Kernel | None, target: str, record: bool = True) ->
     lines.append("  endif()")
     lines.append("  if(NOT _kb_caps)")
     lines.append(
-        f'    message(FATAL_ERROR "kernel-builder: none of the CUDA capabilities of {what} '
-        'can be built with CUDA toolkit ${KB_CUDA_TOOLKIT}")'
+        f'    message(FATAL_ERROR "kernel-builder: {what}: empty set of capabilities after intersection '
+        f'with CUDA toolkit ${{KB_CUDA_TOOLKIT}} (kernel: {_cmake_list(kernel.cuda_capabilities or ()) if kernel else "default"})")'
     )
     lines.append("  endif()")
     lines.append(f"  kb_set_cuda_archs({target} \"${{_kb_caps}}\" {'ON' if record else 'OFF'})")
@@ -136,8 +139,8 @@ def _cuda_arch_block(kernel: Kernel | None, target: str, record: bool = True) ->
 
 
 def rocm_archs(kernel: Kernel) -> tuple[str, ...]:
-    """The ROCm architectures a kernel is built for (its own or the defaults)."""
-    return kernel.rocm_archs or tuple(load_lib_json("rocm")["default-archs"])
+    """The ROCm architectures a kernel is built for: its own intersected with the supported set (or all of those)."""
+    return effective_rocm_archs(kernel.rocm_archs)
 
 
 def _dependency_lines(kernel: Kernel, target: str) -> list[str]:
