@@ -14,7 +14,7 @@ from typing import Iterable, Mapping, Optional, Union
 
 from .backends import registry
 from .environment import Environment, current_environment
-from .variants import ArchVariant, Torch, TorchStableAbi, UnknownVariant, Variant, as_variant
+from .variants import ArchVariant, Torch, TorchStableAbi, UnknownVariant, Variant, abi_tag, as_variant
 
 Decided = Union[Variant, UnknownVariant]
 
@@ -66,16 +66,12 @@ def describe_compute(compute: str) -> str:
 
 
 def _environment_abi(env: Environment) -> Optional[str]:
-    if env.os != "linux":
-        return None
-    return "cxx11" if env.cxx11_abi else "cxx98"
+    return abi_tag(env.cxx11_abi) if env.os == "linux" else None
 
 
 def _variant_abi(variant: ArchVariant) -> Optional[str]:
     framework = variant.framework
-    if not isinstance(framework, Torch) or framework.cxx11_abi is None:
-        return None
-    return "cxx11" if framework.cxx11_abi else "cxx98"
+    return abi_tag(framework.cxx11_abi) if isinstance(framework, Torch) else None
 
 
 def _framework_problems(variant: ArchVariant, env: Environment) -> list[str]:
