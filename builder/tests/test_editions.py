@@ -435,3 +435,33 @@ def test_update_build_adds_the_edition_to_v4(tmp_path: Path) -> None:
     migration = migrate(text)
     assert migration.found == 4 and migration.notes == ()
     assert migration.text.replace("edition = 5\n", "") == text
+
+
+# --------------------------------------------------------------------------
+# A [torch-noarch] kernel builds (nothing to compile) and loads on this machine.
+
+
+def test_torch_noarch_builds_every_backend_and_loads(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    root = tmp_path / "noarch-data"
+    shutil.copytree(FIXTURES / "noarch-data", root)
+    result = CliRunner().invoke(main, ["build", "--local", "--unique-id", "abc", str(root)])
+    assert result.exit_code == 0, result.output
+    built = sorted(p.name for p in (root / "build").iterdir() if p.is_dir())
+    assert built == ["torch-cpu", "torch-cuda"]
+    cpu = root / "build" / "torch-cpu"
+    assert (cpu / "config.json").is_file()  # pyext data files are shipped
+    assert not (cpu / "noarch_data").exists()  # no re-export package
+    assert json.loads((cpu / "metadata.json").read_text())["id"] == "_noarch_data_cpu_abc"
+    code = (
+        "import torch, kernels\n"
+        f"k = kernels.get_local_kernel({str(root)!r})\n"
+        "print(k.scale(torch.arange(3.0)).tolist())\n"
+        "print(hasattr(torch.ops._noarch_data_cpu_abc, 'scale'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["[0.0, 3.0, 6.0]", "True"]
