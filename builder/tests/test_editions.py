@@ -465,3 +465,33 @@ def test_torch_noarch_builds_every_backend_and_loads(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["[0.0, 3.0, 6.0]", "True"]
+
+
+@pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None, reason="needs a C++ compiler")
+def test_stable_abi_cpu_kernel_builds_and_loads(tmp_path: Path) -> None:
+    """The stable-square fixture: canary #errors prove where cxx-flags go; the variant is torch-stable-abi211."""
+    import subprocess
+    import sys
+
+    import torch
+    from packaging.version import Version
+
+    if Version(torch.__version__).release[:2] < (2, 11):
+        pytest.skip("the fixture targets the Torch 2.11 stable ABI")
+    root = tmp_path / "stable-square"
+    shutil.copytree(FIXTURES / "stable-square", root)
+    result = CliRunner().invoke(main, ["build", "--local", "--unique-id", "abc", str(root)])
+    assert result.exit_code == 0, result.output
+    variants = [p.name for p in (root / "build").iterdir() if p.is_dir()]
+    assert len(variants) == 1 and variants[0].startswith("torch-stable-abi211-cpu-")
+    library = next((root / "build" / variants[0]).glob("*.so"))
+    symbols = subprocess.run(["nm", "-D", str(library)], capture_output=True, text=True).stdout
+    assert " u " not in symbols  # no GNU-unique symbols
+    code = (
+        "import torch, kernels\n"
+        f"k = kernels.get_local_kernel({str(root)!r})\n"
+        "print(k.square(torch.tensor([1.0, -2.0, 3.0])).tolist())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[1.0, 4.0, 9.0]"
