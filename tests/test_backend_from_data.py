@@ -29,7 +29,7 @@ NEW_BACKEND = "vulkan"
 NEW_RECORD = {
     "label": "Vulkan", "compute-tag": "vk{major}{minor}", "toolkit": None, "cmake": "vulkan",
     "abi-policy": "manylinux", "torch-device": "vulkan", "noarch": "vulkan", "build-toml": True,
-    "kernel-sections": True, "archs": False,
+    "kernel-sections": True, "archs": False, "metadata": True,
 }
 NEW_BUILD = {"torch": "2.13.0", "backend": NEW_BACKEND, "toolkit": "1.4", "systems": ["x86_64-linux"]}
 

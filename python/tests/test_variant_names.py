@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from packaging.version import Version
 
+from kernels._data import load_lib_json
 from kernels.backends import (
     CANN, CPU, CUDA, TPU, XPU, Metal, Neuron, RegistryError, ROCm, backend_value, parse_backend, registry,
     registry_from_data,
@@ -51,6 +52,9 @@ def test_registry_records_describe_each_backend() -> None:
 def test_malformed_registry_data_names_the_key() -> None:
     with pytest.raises(RegistryError, match="backends.cpu: missing key 'abi-policy'"):
         registry_from_data({"backends": {"cpu": {"label": "CPU"}}})
+    record = dict(load_lib_json("backends")["backends"]["cpu"], archs="no")
+    with pytest.raises(RegistryError, match="backends.cpu.archs must be true or false"):
+        registry_from_data({"backends": {"cpu": record}})
     with pytest.raises(RegistryError, match="'backends' must be a non-empty object"):
         registry_from_data({"buildable": ["cpu"]})
 
@@ -94,6 +98,11 @@ def test_bad_names_raise_and_the_non_raising_form_says_none(name: str) -> None:
     with pytest.raises(ValueError):
         parse_variant(name)
     assert parse_variant_or_none(name) is None
+
+
+def test_python_only_names_of_no_backend_parse_but_are_not_directory_variants() -> None:
+    assert parse_variant("torch-ext").variant_str == "torch-ext"
+    assert parse_variant_or_none("torch-ext") is None and parse_variant_or_none("torch-npu") == "torch-npu"
 
 
 def test_unknown_framework_is_a_value_error() -> None:

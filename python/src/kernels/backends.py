@@ -26,7 +26,12 @@ _SPEC_KEYS = {
     "label": "label", "compute-tag": "compute_tag", "toolkit": "toolkit", "cmake": "cmake",
     "abi-policy": "abi_policy", "torch-device": "torch_device", "noarch": "noarch",
     "build-toml": "build_toml", "kernel-sections": "kernel_sections", "archs": "archs",
+    "metadata": "metadata",
 }
+_TEXT, _FLAG, _OPTIONAL_TEXT = (str,), (bool,), (str, type(None))
+_SPEC_TYPES = {key: _FLAG if key in ("build-toml", "kernel-sections", "archs", "metadata")
+               else _OPTIONAL_TEXT if key in ("toolkit", "cmake") else _TEXT for key in _SPEC_KEYS}
+_TYPE_WORDS = {_TEXT: "a string", _FLAG: "true or false", _OPTIONAL_TEXT: "a string or null"}
 _VERSION_FIELD = re.compile(r"\{(major|minor)\}")
 
 
@@ -49,6 +54,7 @@ class BackendSpec:
     build_toml: bool  # may appear in build.toml general.backends
     kernel_sections: bool  # takes [kernel.*] sections
     archs: bool  # metadata.json must name the GPU archs of the build
+    metadata: bool  # metadata.json (and the loader's backend argument) may name it
 
     @property
     def versioned(self) -> bool:
@@ -122,6 +128,10 @@ class BackendRegistry:
         """Backends that build.toml may list."""
         return tuple(s.name for s in self.specs if s.build_toml)
 
+    def metadata_names(self) -> tuple[str, ...]:
+        """Backends a metadata.json may name."""
+        return tuple(s.name for s in self.specs if s.metadata)
+
     def kernel_section_names(self) -> tuple[str, ...]:
         """Backends that take ``[kernel.*]`` sections (compiled code)."""
         return tuple(s.name for s in self.specs if s.kernel_sections)
@@ -154,6 +164,9 @@ def registry_from_data(data: Mapping[str, Any], source: str = "backends.json") -
         if missing or unknown:
             what = f"missing key {missing[0]!r}" if missing else f"unknown key {unknown[0]!r}"
             raise RegistryError(f"{source}: backends.{name}: {what}")
+        for key, value in record.items():
+            if not isinstance(value, _SPEC_TYPES[key]):
+                raise RegistryError(f"{source}: backends.{name}.{key} must be {_TYPE_WORDS[_SPEC_TYPES[key]]}")
         specs.append(BackendSpec(name=name, **{_SPEC_KEYS[k]: v for k, v in record.items()}))
     return BackendRegistry(tuple(specs))
 

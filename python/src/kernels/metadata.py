@@ -75,8 +75,8 @@ class Metadata:
         if not isinstance(backend, dict) or not isinstance(backend.get("type"), str):
             raise fail("'backend' must be an object with a string 'type'")
         backends = registry()
-        if backend["type"] not in backends:
-            raise fail(f"'backend.type' must be one of {', '.join(backends.names())}, got {backend['type']!r}")
+        if backend["type"] not in backends.metadata_names():
+            raise fail(f"'backend.type' must be one of {', '.join(backends.metadata_names())}, got {backend['type']!r}")
         archs = backend.get("archs", [])
         if backends.get(backend["type"]).archs and "archs" not in backend:
             raise fail(f"'backend.archs' is required for backend {backend['type']!r}")

@@ -12,25 +12,25 @@ whose ``.variant_str`` is the directory name. Names, legacy form first:
 - ``torch-cpu``, ``torch-npu``, ``torch-universal``, ``mlx-metal``
 
 Backend parts come from the backend registry (:mod:`kernels.backends`). A
-variant compares equal to its name as a string, so code that still holds
-names keeps working.
+variant value is also a ``str`` equal to its name, so code that holds names
+(paths, joins, JSON) keeps working with it.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Optional, Union
 
 from packaging.version import Version
 
 from ._data import load_lib_json
-from .backends import Backend, backend_names, backend_value, parse_backend, registry
+from .backends import Backend, backend_value, parse_backend, registry
 
 __all__ = [
     "ArchVariant", "MlxNoarch", "Noarch", "NoarchVariant", "Python", "System", "Torch", "TorchNoarch",
     "TorchStableAbi", "TvmFfi", "UnknownVariant", "Variant", "arch_variant", "noarch_variant",
-    "parse_variant", "parse_variant_or_none", "is_valid_variant_name",
+    "parse_variant", "parse_variant_or_none", "is_valid_variant_name", "abi_tag",
 ]
 
 _CXX_TAGS = {"cxx11": True, "cxx98": False}
@@ -38,6 +38,13 @@ _DOTTED = re.compile(r"(\d+)\.(\d+)")
 _PYTHON_MARKER = "cpython"
 _PYTHON_ABIS = ("abi3", "abi3t")
 _LEGACY_PYTHON = Version("3.9")
+
+
+def abi_tag(cxx11_abi: Optional[bool]) -> Optional[str]:
+    """The C++ ABI tag of a name: ``cxx11``, ``cxx98`` or None (tagless)."""
+    if cxx11_abi is None:
+        return None
+    return next(tag for tag, flag in _CXX_TAGS.items() if flag == cxx11_abi)
 
 
 def _dotted(version: Version) -> str:
@@ -48,35 +55,30 @@ def _joined(version: Version) -> str:
     return f"{version.major}{version.minor}"
 
 
-class _ByName:
-    """Variant values compare, hash and sort by their name, and compare equal to it as a ``str``."""
+class _NamedValue(str):
+    """Base of the variant values: a variant *is* its name.
+
+    Each value is a ``str`` holding its ``variant_str``, so it hashes, sorts,
+    joins, formats, prints (``repr`` too) and builds paths like the name
+    callers held before; the parsed parts are attributes. Subclasses compose the name from their
+    fields in ``_compose`` (called with the constructor's arguments).
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, *args: object, **kwargs: object) -> "_NamedValue":
+        return str.__new__(cls, cls._compose(*args, **kwargs))
+
+    @classmethod
+    def _compose(cls, *args: object, **kwargs: object) -> str:
+        raise NotImplementedError
+
+    def __getnewargs__(self) -> tuple[object, ...]:  # copy and pickle rebuild from the fields
+        return tuple(getattr(self, f.name) for f in fields(self))  # type: ignore[arg-type]
 
     @property
     def variant_str(self) -> str:
-        raise NotImplementedError
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, str):
-            return self.variant_str == other
-        if isinstance(other, _ByName):
-            return self.variant_str == other.variant_str
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self.variant_str)
-
-    def __lt__(self, other: object) -> bool:
-        if isinstance(other, (str, _ByName)):
-            return self.variant_str < str(other)
-        return NotImplemented
-
-    def __gt__(self, other: object) -> bool:
-        if isinstance(other, (str, _ByName)):
-            return self.variant_str > str(other)
-        return NotImplemented
-
-    def __str__(self) -> str:
-        return self.variant_str
+        return str.__str__(self)
 
     @property
     def name(self) -> str:
@@ -97,9 +99,8 @@ class Torch:
     @property
     def variant_str(self) -> str:
         base = f"torch{_joined(self.version)}" if self.legacy else f"torch-{_dotted(self.version)}"
-        if self.cxx11_abi is None:
-            return base
-        return f"{base}-{'cxx11' if self.cxx11_abi else 'cxx98'}"
+        tag = abi_tag(self.cxx11_abi)
+        return base if tag is None else f"{base}-{tag}"
 
 
 @dataclass(frozen=True)
@@ -201,8 +202,8 @@ class Noarch:
 Framework = Union[Torch, TorchStableAbi, TvmFfi]
 
 
-@dataclass(frozen=True, eq=False)
-class ArchVariant(_ByName):
+@dataclass(frozen=True, eq=False, repr=False)
+class ArchVariant(_NamedValue):
     """A compiled build variant."""
 
     framework: Framework
@@ -212,9 +213,9 @@ class ArchVariant(_ByName):
 
     noarch = False
 
-    @property
-    def variant_str(self) -> str:
-        parts = [self.framework.variant_str, self.backend.variant_str, self.python.variant_str, self.system.variant_str]
+    @classmethod
+    def _compose(cls, framework: Framework, backend: Backend, python: Python, system: System) -> str:  # type: ignore[override]
+        parts = [framework.variant_str, backend.variant_str, python.variant_str, system.variant_str]
         return "-".join(p for p in parts if p)
 
     @property
@@ -235,8 +236,8 @@ class ArchVariant(_ByName):
         return self.system.os
 
 
-@dataclass(frozen=True, eq=False)
-class NoarchVariant(_ByName):
+@dataclass(frozen=True, eq=False, repr=False)
+class NoarchVariant(_NamedValue):
     """A Python-only build variant."""
 
     framework: Union[TorchNoarch, MlxNoarch]
@@ -246,9 +247,9 @@ class NoarchVariant(_ByName):
     arch = None
     os = None
 
-    @property
-    def variant_str(self) -> str:
-        return f"{self.framework.variant_str}-{self.backend.variant_str}"
+    @classmethod
+    def _compose(cls, framework: Union[TorchNoarch, MlxNoarch], backend: Noarch) -> str:  # type: ignore[override]
+        return f"{framework.variant_str}-{backend.variant_str}"
 
     @property
     def backend_name(self) -> str:
@@ -257,16 +258,16 @@ class NoarchVariant(_ByName):
         return spec.name if spec is not None else self.backend.backend_name
 
 
-@dataclass(frozen=True, eq=False)
-class UnknownVariant(_ByName):
+@dataclass(frozen=True, eq=False, repr=False)
+class UnknownVariant(_NamedValue):
     """A directory name that is not a variant; kept so decisions can say why it was rejected."""
 
     text: str
     noarch = False
 
-    @property
-    def variant_str(self) -> str:
-        return self.text
+    @classmethod
+    def _compose(cls, text: str) -> str:  # type: ignore[override]
+        return text
 
 
 Variant = Union[ArchVariant, NoarchVariant]
@@ -334,11 +335,22 @@ def parse_variant(name: str) -> Variant:
 
 
 def parse_variant_or_none(name: str) -> Optional[Variant]:
-    """:func:`parse_variant` for callers that sort names into variants and others: None when not a variant."""
+    """The non-raising form for callers that sort directory names into variants and others.
+
+    None when :func:`parse_variant` refuses ``name`` and also for Python-only
+    names of no registered backend (``torch-ext`` is a source folder, not a variant).
+    """
     try:
-        return parse_variant(name)
+        variant = parse_variant(name)
     except ValueError:
         return None
+    if isinstance(variant, NoarchVariant) and not _known_noarch(variant.backend.backend_name):
+        return None
+    return variant
+
+
+def _known_noarch(backend: str) -> bool:
+    return backend == "universal" or registry().by_noarch(backend) is not None
 
 
 def is_valid_variant_name(name: str) -> bool:
@@ -393,8 +405,8 @@ def required_variants() -> dict[str, dict[str, list[str]]]:
 
 
 def __getattr__(attribute: str) -> object:
-    if attribute == "BACKENDS":  # follows the active registry
-        return backend_names()
+    if attribute == "BACKENDS":  # backends a metadata.json may name; follows the active registry
+        return registry().metadata_names()
     if attribute in _FROM_ENVIRONMENT or attribute in _OLD_NAMES:
         from . import environment
 

@@ -35,7 +35,9 @@ from typing import Callable, Iterator, Optional
 from filelock import FileLock, Timeout
 
 from kernels.metadata import Backend, Metadata
-from kernels.variants import build_variant_name, current_environment, noarch_variant
+from kernels.environment import Environment
+from kernels.variants import ArchVariant, TorchStableAbi, build_variant_name, current_environment, noarch_variant
+from packaging.version import Version
 
 from ..upload.card import fill_card
 from ..config import BuildConfig
@@ -89,8 +91,19 @@ def buildable_variants(config: BuildConfig) -> list[tuple[str, str]]:
     for backend in chosen:
         backend_env = env if backend == env.backend else current_environment(backend)
         check_installed_versions(config, backend_env.torch_version, _cuda_version(backend))
-        variants.append((backend, build_variant_name(backend_env)))
+        variants.append((backend, _variant_name(config, backend, backend_env)))
     return variants
+
+
+def _variant_name(config: BuildConfig, backend: str, env: Environment) -> str:
+    """``torch213-cxx11-cpu-x86_64-linux``, or ``torch-stable-abi211-cpu-x86_64-linux`` for a stable-ABI backend."""
+    stable = config.torch.stable_abi_for(backend) if config.torch is not None else None
+    if stable is None:
+        return build_variant_name(env)
+    major, minor = (stable.release + (0,))[:2]
+    variant = env.variant
+    return ArchVariant(TorchStableAbi(Version(f"{major}.{minor}")), variant.backend, variant.python,
+                       variant.system).variant_str
 
 
 def built_archs(info: dict, backend: str) -> tuple[str, ...]:

@@ -75,8 +75,8 @@ def effective_cuda_capabilities(requested: Optional[Sequence[str]], toolkit: str
 
 
 def effective_rocm_archs(requested: Optional[Sequence[str]]) -> tuple[str, ...]:
-    """The ROCm architectures a kernel builds for: its list intersected with the supported set."""
+    """The ROCm architectures a kernel builds for: its list (in its order) intersected with the supported set."""
     targets = rocm_targets()
     if not requested:
         return targets
-    return tuple(arch for arch in targets if arch in set(requested))
+    return tuple(dict.fromkeys(arch for arch in requested if arch in targets))
