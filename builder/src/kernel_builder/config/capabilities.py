@@ -13,7 +13,7 @@ from typing import Iterable, Optional, Sequence
 
 from kernels._data import load_lib_json
 
-_CAPABILITY = re.compile(r"^(\d+)\.(\d+)([af]?)$")
+_CAPABILITY = re.compile(r"^(\d{1,4})\.(\d{1,4})([af]?)$")  # bounded: int() refuses 4,300+ digits
 PTX_SUFFIX = "+PTX"
 
 
