@@ -15,7 +15,7 @@ import kernels
 from kernel_builder.build import local as local_build
 from kernel_builder.config import load_config
 from kernel_builder.errors import KernelBuilderError
-from kernel_builder.build.local import BuildOptions, build_local
+from kernel_builder.build.local import BuildOptions, build_local, make_import_root
 
 from e2e_support import BuiltKernel, copy_example, run_kernel_builder
 
@@ -89,7 +89,9 @@ def test_compat_package_exports_the_same_symbols(relu_build: BuiltKernel) -> Non
         "x = torch.randn(10); assert torch.equal(relu.relu(x), torch.relu(x)); "
         "print(sorted(relu.__all__))"
     )
-    result = subprocess.run([sys.executable, "-c", code, str(relu_build.variant_dir)],
+    # Issue 16: no re-export package in the variant; a directory linking relu -> the variant imports it.
+    root = make_import_root(relu_build.variant_dir, "relu", relu_build.kernel_dir.parent / "relu-import-root")
+    result = subprocess.run([sys.executable, "-c", code, str(root)],
                             capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "['layers', 'relu']"
 
@@ -107,7 +109,8 @@ def test_local_kernels_variable_maps_repo_to_build(relu_build: BuiltKernel) -> N
 
 def test_example_kernel_tests_pass_against_the_build(relu_build: BuiltKernel) -> None:
     """The kernel's own kernels_ci tests run with the variant on sys.path."""
-    env = dict(os.environ, PYTHONPATH=str(relu_build.variant_dir))
+    root = make_import_root(relu_build.variant_dir, "relu", relu_build.kernel_dir.parent / "relu-import-root")
+    env = dict(os.environ, PYTHONPATH=str(root))
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-m", "kernels_ci", "-p", "no:cacheprovider",
          str(relu_build.kernel_dir / "tests")],
