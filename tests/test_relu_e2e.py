@@ -30,7 +30,8 @@ def test_variant_directory_layout(relu_build: BuiltKernel) -> None:
     variant = relu_build.variant_dir
     names = sorted(p.name for p in variant.iterdir())
     extension = f"_relu_cpu_{relu_build.unique_id}.abi3.so"
-    assert names == sorted(["__init__.py", "_ops.py", "layers.py", "metadata.json", "relu", extension])
+    # Issue 16: no relu/ re-export package.
+    assert names == sorted(["__init__.py", "_ops.py", "layers.py", "metadata.json", extension])
     assert not list(variant.rglob("__pycache__")) and not list(variant.rglob("*.pyc"))
     # Only the finished variant and the card are in build/: no temporary directories.
     assert sorted(p.name for p in variant.parent.iterdir()) == ["CARD.md", variant.name]
