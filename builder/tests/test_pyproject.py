@@ -421,8 +421,10 @@ def test_cmakelists_stable_abi(project, cli) -> None:
     project.write()
     create(cli, project, "-f", project.root)
     text = (project.root / "CMakeLists.txt").read_text()
-    line = line_with(text, "TORCH_STABLE_ONLY")
-    assert "TORCH_TARGET_VERSION=0x020b000000000000" in line
+    # Issue 16: only TORCH_TARGET_VERSION = (2 << 56) | (11 << 48), set per backend.
+    assert "TORCH_STABLE_ONLY" not in text
+    assert "set(KB_STABLE_ABI_TARGET 0x020b000000000000)" in text
+    assert 'set(KB_STABLE_ABI_DEFINES "TORCH_TARGET_VERSION=${KB_STABLE_ABI_TARGET}")' in text
 
 
 def test_cmakelists_pyext(project, cli) -> None:

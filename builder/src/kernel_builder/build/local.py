@@ -60,6 +60,23 @@ class BuildResult:
     log_file: Optional[Path]
 
 
+def make_import_root(variant_dir: Path, module_name: str, parent: Path) -> Path:
+    """A directory (``parent``) in which ``<module_name>`` links to ``variant_dir``.
+
+    Putting it on ``sys.path`` makes ``import <module_name>`` load the build
+    variant (how kernel tests import the kernel), without a re-export package
+    inside ``build/<variant>/`` that would hide a module of the kernel's name.
+    """
+    parent.mkdir(parents=True, exist_ok=True)
+    link = parent / module_name
+    if link.is_symlink() or link.exists():
+        if not link.is_symlink():
+            raise KernelBuilderError(f"{link}: exists and is not a link kernel-builder made; remove it")
+        link.unlink()
+    link.symlink_to(Path(variant_dir).resolve(), target_is_directory=True)
+    return parent
+
+
 def cache_root() -> Path:
     """Where CMake build trees are kept between builds."""
     env = os.environ.get("KERNEL_BUILDER_CACHE")
