@@ -461,10 +461,11 @@ def test_torch_noarch_builds_every_backend_and_loads(tmp_path: Path) -> None:
         f"k = kernels.get_local_kernel({str(root)!r})\n"
         "print(k.scale(torch.arange(3.0)).tolist())\n"
         "print(hasattr(torch.ops._noarch_data_cpu_abc, 'scale'))\n"
+        "print(k.triple(2))\n"  # noarch_data/noarch_data.py is not hidden
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[:2] == ["[0.0, 3.0, 6.0]", "True"]
+    assert done.stdout.split("\n")[:3] == ["[0.0, 3.0, 6.0]", "True", "6"]
 
 
 @pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None, reason="needs a C++ compiler")
@@ -495,3 +496,16 @@ def test_stable_abi_cpu_kernel_builds_and_loads(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[1.0, 4.0, 9.0]"
+
+
+def test_list_variants_names_stable_abi_backends_once_per_compute(tmp_path: Path) -> None:
+    data = _v5(backends=["cpu", "cuda"])
+    data["torch"]["stable-abi"] = {"cpu": "2.11"}
+    root = _write(tmp_path / "k", data)
+    result = CliRunner().invoke(main, ["list-variants", str(root)])
+    assert result.exit_code == 0, result.output
+    names = result.stdout.split()
+    cpu = [n for n in names if "-cpu-" in n]
+    assert cpu and all(n.startswith("torch-stable-abi211-cpu-") for n in cpu)
+    assert len(cpu) == len(set(cpu))
+    assert any(n.startswith("torch2") and "-cu1" in n for n in names)  # cuda keeps the full ABI
