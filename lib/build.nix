@@ -354,6 +354,15 @@ let
       '';
     };
 
+  # A directory in which `<module>` links to a variant: on PYTHONPATH, the kernel's
+  # tests `import <module>` (the variant itself holds no re-export package).
+  importRoot =
+    variantDrv:
+    pkgs.runCommand "${kernel.name}-import-root" { } ''
+      mkdir -p $out
+      ln -s ${variantDrv} $out/${kernel.moduleName}
+    '';
+
   mkTestShell =
     name:
     shellFor name {
@@ -361,7 +370,7 @@ let
       packages = [ (testPythonFor (configOf name)) ];
       KERNEL_BUILDER_VARIANT = name;
       shellHook = ''
-        export PYTHONPATH="${variants.${name}}''${PYTHONPATH:+:$PYTHONPATH}"
+        export PYTHONPATH="${importRoot variants.${name}}''${PYTHONPATH:+:$PYTHONPATH}"
         echo "kernel-builder testshell: ${name} is importable as '${kernel.moduleName}' (try: python -m pytest tests)"
       '';
     };
@@ -370,7 +379,7 @@ let
   hasTests = builtins.pathExists testsDir;
 
   pytestCommand = python: variantDrv: ''
-    PYTHONPATH="${variantDrv}''${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONPATH="${importRoot variantDrv}''${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1 \
       ${python}/bin/python -m pytest -p no:cacheprovider -m kernels_ci ${testsDir}'';
 
   # The kernel's CI tests (pytest -m kernels_ci) against a variant, in the

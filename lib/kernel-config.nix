@@ -20,13 +20,22 @@ let
       or (throw "kernel-builder: build.toml: general.backends is missing (run `kernel-builder update-build` for an older build.toml)");
   kernels = toml.kernel or { };
   kernelNames = builtins.attrNames kernels;
+  # Edition 5 is current; no edition is a legacy file (v4/v3) that kernel-builder reads too.
+  edition = general.edition or null;
+  checkedEdition =
+    if edition == null || edition == 5 then
+      edition
+    else
+      throw "kernel-builder: build.toml: general.edition: unsupported build edition ${toString edition}; upgrade kernel-builder";
 in
 {
   inherit toml backends;
   name = general.name or (throw "kernel-builder: build.toml: general.name is missing");
   moduleName = builtins.replaceStrings [ "-" ] [ "_" ] general.name;
   version = general.version or 1;
-  noarch = !(toml ? torch);
+  edition = checkedEdition;
+  # Python-only: [torch-noarch] (edition 4+), or no framework section at all (v3).
+  noarch = (toml ? "torch-noarch") || !((toml ? torch) || (toml ? "tvm-ffi"));
   torchMinver = attrByPath [ "torch" "minver" ] null toml;
   torchMaxver = attrByPath [ "torch" "maxver" ] null toml;
   cudaMinver = attrByPath [ "cuda" "minver" ] null general;

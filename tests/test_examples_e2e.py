@@ -15,6 +15,7 @@ import kernels
 from kernels.layer.validation import validate_layer
 
 from e2e_support import BuiltKernel
+from kernel_builder.build.local import make_import_root
 
 
 @pytest.fixture(params=["activation", "rmsnorm"])
@@ -24,7 +25,9 @@ def example_build(request: pytest.FixtureRequest) -> BuiltKernel:
 
 def test_example_kernel_tests_pass_against_the_build(example_build: BuiltKernel) -> None:
     """The kernel's own kernels_ci tests run with the variant on sys.path."""
-    env = dict(os.environ, PYTHONPATH=str(example_build.variant_dir))
+    module = example_build.kernel_dir.name
+    root = make_import_root(example_build.variant_dir, module, example_build.kernel_dir.parent / f"{module}-import-root")
+    env = dict(os.environ, PYTHONPATH=str(root))
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-m", "kernels_ci", "-p", "no:cacheprovider",
          str(example_build.kernel_dir / "tests")],

@@ -21,6 +21,7 @@ import torch
 
 import kernels
 from e2e_support import run_kernel_builder
+from kernel_builder.build.local import make_import_root
 
 NAME = "sq-kernel"
 MODULE = "sq_kernel"
@@ -56,7 +57,8 @@ def test_build_produces_the_cpu_variant(init_build: InitBuild) -> None:
     assert variant.name.startswith("torch") and "-cpu-" in variant.name
     assert f"Built variant {variant.name}" in init_build.build_output
     names = {p.name for p in variant.iterdir()}
-    assert {"__init__.py", "_ops.py", "layers.py", "metadata.json", MODULE} <= names
+    assert {"__init__.py", "_ops.py", "layers.py", "metadata.json"} <= names
+    assert MODULE not in names  # issue 16: no re-export package inside the variant
     assert any(n.startswith(f"_{MODULE}_cpu_") and n.endswith(".so") for n in names)
     metadata = json.loads((variant / "metadata.json").read_text())
     assert metadata["name"] == NAME
@@ -90,7 +92,8 @@ def test_loaded_kernel_matches_reference(init_build: InitBuild) -> None:
 
 
 def test_scaffold_tests_pass_against_the_build(init_build: InitBuild) -> None:
-    env = dict(os.environ, PYTHONPATH=str(init_build.variant_dir))
+    root = make_import_root(init_build.variant_dir, MODULE, init_build.kernel_dir.parent / "import-root")
+    env = dict(os.environ, PYTHONPATH=str(root))
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-m", "kernels_ci", "-p", "no:cacheprovider", "tests"],
         cwd=init_build.kernel_dir, env=env, capture_output=True, text=True,

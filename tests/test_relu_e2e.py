@@ -15,7 +15,7 @@ import kernels
 from kernel_builder.build import local as local_build
 from kernel_builder.config import load_config
 from kernel_builder.errors import KernelBuilderError
-from kernel_builder.build.local import BuildOptions, build_local
+from kernel_builder.build.local import BuildOptions, build_local, make_import_root
 
 from e2e_support import BuiltKernel, copy_example, run_kernel_builder
 
@@ -30,7 +30,8 @@ def test_variant_directory_layout(relu_build: BuiltKernel) -> None:
     variant = relu_build.variant_dir
     names = sorted(p.name for p in variant.iterdir())
     extension = f"_relu_cpu_{relu_build.unique_id}.abi3.so"
-    assert names == sorted(["__init__.py", "_ops.py", "layers.py", "metadata.json", "relu", extension])
+    # Issue 16: no relu/ re-export package.
+    assert names == sorted(["__init__.py", "_ops.py", "layers.py", "metadata.json", extension])
     assert not list(variant.rglob("__pycache__")) and not list(variant.rglob("*.pyc"))
     # Only the finished variant and the card are in build/: no temporary directories.
     assert sorted(p.name for p in variant.parent.iterdir()) == ["CARD.md", variant.name]
@@ -89,7 +90,9 @@ def test_compat_package_exports_the_same_symbols(relu_build: BuiltKernel) -> Non
         "x = torch.randn(10); assert torch.equal(relu.relu(x), torch.relu(x)); "
         "print(sorted(relu.__all__))"
     )
-    result = subprocess.run([sys.executable, "-c", code, str(relu_build.variant_dir)],
+    # Issue 16: no re-export package in the variant; a directory linking relu -> the variant imports it.
+    root = make_import_root(relu_build.variant_dir, "relu", relu_build.kernel_dir.parent / "relu-import-root")
+    result = subprocess.run([sys.executable, "-c", code, str(root)],
                             capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "['layers', 'relu']"
 
@@ -107,7 +110,8 @@ def test_local_kernels_variable_maps_repo_to_build(relu_build: BuiltKernel) -> N
 
 def test_example_kernel_tests_pass_against_the_build(relu_build: BuiltKernel) -> None:
     """The kernel's own kernels_ci tests run with the variant on sys.path."""
-    env = dict(os.environ, PYTHONPATH=str(relu_build.variant_dir))
+    root = make_import_root(relu_build.variant_dir, "relu", relu_build.kernel_dir.parent / "relu-import-root")
+    env = dict(os.environ, PYTHONPATH=str(root))
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-m", "kernels_ci", "-p", "no:cacheprovider",
          str(relu_build.kernel_dir / "tests")],

@@ -460,10 +460,10 @@ CONFIG_ERROR_CASES: list[ConfigErrorCase] = [
     ConfigErrorCase("kernel-name-trailing-newline", _kernel_named("k\n"), "kernel.k\\n", ("letters, digits",)),
     ConfigErrorCase("kernels-without-torch", _delete("torch"), "torch", ("missing [torch] section",)),
     # Backends and dependencies.
-    ConfigErrorCase("unknown-general-backend", _set("general.backends", ["cpu", "cuda", "tpu"]), "general.backends",
-                    ("unknown backend 'tpu'", "cuda", "rocm")),
-    ConfigErrorCase("unknown-kernel-backend", _set("kernel.x.backend", "tpu"), "kernel.x.backend",
-                    ("unknown backend 'tpu'", "cuda")),
+    ConfigErrorCase("unknown-general-backend", _set("general.backends", ["cpu", "cuda", "vulkan"]), "general.backends",
+                    ("unknown backend 'vulkan'", "cuda", "rocm")),
+    ConfigErrorCase("unknown-kernel-backend", _set("kernel.x.backend", "vulkan"), "kernel.x.backend",
+                    ("unknown backend 'vulkan'", "cuda")),
     ConfigErrorCase("kernel-backend-not-in-general", _set("general.backends", ["cuda"]), "kernel.x_cpu.backend",
                     ("'cpu'", "not listed in general.backends")),
     ConfigErrorCase("unknown-dependency", _set("kernel.x.depends", ["torch", "cutlass_9_9"]), "kernel.x.depends",
@@ -475,7 +475,7 @@ CONFIG_ERROR_CASES: list[ConfigErrorCase] = [
     # CUDA capabilities and ROCm architectures.
     ConfigErrorCase("cuda-capability-4.0", _set("kernel.x.cuda-capabilities", ["4.0"]), "kernel.x.cuda-capabilities",
                     ("unsupported CUDA capability '4.0'", "8.0", "9.0")),
-    ConfigErrorCase("cuda-capability-sm-name", _set("kernel.x.cuda-capabilities", ["8.0", "sm_90"]),
+    ConfigErrorCase("cuda-capability-sm-name", _set("kernel.x.cuda-capabilities", ["sm_90"]),
                     "kernel.x.cuda-capabilities", ("'sm_90'", "9.0")),
     ConfigErrorCase("cuda-capability-int", _set("kernel.x.cuda-capabilities", [80]),
                     "kernel.x.cuda-capabilities", ("expected a list of strings",)),

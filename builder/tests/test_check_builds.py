@@ -17,7 +17,6 @@ import pytest
 from click.testing import Result
 
 from kernel_builder.check.builds import check_builds
-from kernel_builder.generate.compat import COMPAT_INIT
 
 NAME = "mykernel"
 OPS = "_mykernel_cpu_abc123"
@@ -59,7 +58,6 @@ def make_variant(build: Path, name: str = VARIANT, **meta: Any) -> Path:
     (variant / "__init__.py").write_text(INIT)
     (variant / "_ops.py").write_text(OPS_PY)
     (variant / "metadata.json").write_text(json.dumps(metadata(**meta), indent=2))
-    (variant / NAME / "__init__.py").write_text(COMPAT_INIT.format(name=NAME))
     return variant
 
 
@@ -85,7 +83,7 @@ def test_valid_build_passes_on_the_command_line_and_imports(kernel: Path, cli: C
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0] == f"Checking 1 build variant(s) in {kernel / 'build'}"
-    assert f"✅ {VARIANT}: layout, metadata and compatibility package OK (ops namespace {OPS})" in lines
+    assert f"✅ {VARIANT}: layout and metadata OK (ops namespace {OPS})" in lines
     assert f"   {VARIANT}: imports through the kernels loader" in lines
     assert lines[-1] == "✅ All 1 build variant(s) are valid"
     # The import left no bytecode behind.
@@ -141,12 +139,6 @@ DEFECTS: list[tuple[str, Callable[[Path], None], str]] = [
      f"{VARIANT}: _ops.py: ops namespace torch.ops._mykernel_cpu_other does not match the metadata id '{OPS}'"),
     ("ops-without-namespace", _write("_ops.py", "ops = None\n"),
      f"{VARIANT}: _ops.py: does not register ops in torch.ops.{OPS}"),
-    ("missing-compat", _delete(NAME), f"{VARIANT}: missing compatibility package {NAME}/__init__.py"),
-    ("compat-other-exports", _write(f"{NAME}/__init__.py", "__all__ = ['hello']\n"),
-     f"{VARIANT}: compatibility package {NAME}/__init__.py does not export goodbye, ops"),
-    ("compat-extra-exports", _write(f"{NAME}/__init__.py",
-                                    "from .. import goodbye, hello, ops\n\ndef extra():\n    pass\n"),
-     f"{VARIANT}: compatibility package {NAME}/__init__.py exports extra, which the variant does not"),
     ("pycache", _write("__pycache__/_ops.cpython-311.pyc", ""),
      f"{VARIANT}: __pycache__/: Python bytecode cache"),
     ("pyc", _write("layers.pyc", ""), f"{VARIANT}: layers.pyc: Python bytecode"),
@@ -155,11 +147,11 @@ DEFECTS: list[tuple[str, Callable[[Path], None], str]] = [
     ("object-file", _write("csrc/relu.o", ""), f"{VARIANT}: csrc/relu.o: build-tree file"),
     ("python-depends", _metadata(**{"python-depends": ["einops", "numpy"]}),
      f"{VARIANT}: metadata.json: python-depends: 'numpy' is not an allowed dependency (allowed for all backends: "
-     "einops)"),
+     "einops, helion, tvm-ffi)"),
     ("python-depends-backend", _metadata(**{"python-depends-backends": {"cpu": ["nvidia-cutlass-dsl"]}}),
      f"{VARIANT}: metadata.json: python-depends-backends.cpu: 'nvidia-cutlass-dsl' is not an allowed dependency"),
-    ("python-depends-unknown-backend", _metadata(**{"python-depends-backends": {"tpu": ["einops"]}}),
-     f"{VARIANT}: metadata.json: python-depends-backends: unknown backend 'tpu'"),
+    ("python-depends-unknown-backend", _metadata(**{"python-depends-backends": {"vulkan": ["einops"]}}),
+     f"{VARIANT}: metadata.json: python-depends-backends: unknown backend 'vulkan'"),
     ("variants-disagree-on-version", _second_variant(version=2),
      "variants disagree on the kernel version in metadata.json (torch-cpu: 1, torch-universal: 2)"),
     ("stray-file-in-build", lambda k: (k / "build" / "build.ninja").write_text(""),
@@ -192,14 +184,6 @@ def test_variant_whose_init_raises_fails_the_import(kernel: Path) -> None:
     assert problems(kernel, import_check=True) == [  # ...but it does not import
         f"{VARIANT}: import through the kernels loader failed: RuntimeError: kernel is broken"
     ]
-
-
-def test_compat_package_compared_after_import(kernel: Path) -> None:
-    """A compat package whose exports are only known at run time is compared after importing it."""
-    _write(f"{NAME}/__init__.py", "globals().update({'hello': 1})\n")(kernel)
-    report = check_builds(kernel, import_check=True)
-    variant = report.variants[0]
-    assert variant.problems == [f"compatibility package {NAME}/__init__.py does not export goodbye, ops"]
 
 
 def test_variant_for_another_machine_is_not_imported(kernel: Path) -> None:

@@ -173,7 +173,9 @@ def compile_arguments(tmp_path: Path, lines: list[str], targets: list[str]) -> d
 
 
 def test_every_buildable_backend_but_neuron_is_a_cmake_backend() -> None:
-    assert set(CMAKE_BACKENDS) == set(registry().build_toml_names()) - {"neuron"}
+    # Issue 16: tpu and cann are build.toml backends too; like neuron they are Python-only.
+    assert set(CMAKE_BACKENDS) == set(registry().build_toml_names()) - {"neuron", "tpu", "cann"}
+    assert set(CMAKE_BACKENDS) == set(registry().kernel_section_names())
 
 
 def test_generated_helper_files_are_the_templates(project, cli) -> None:
@@ -700,8 +702,10 @@ def test_stable_abi_defines(project, cli, version: str, expected: str) -> None:
     assert "TORCH_STABLE_ONLY" not in generate(cli, project)
     project.torch["stable-abi"] = version
     text = generate(cli, project)
-    line = line_with(text, "TORCH_STABLE_ONLY")
-    assert line.strip() == f"set(KB_STABLE_ABI_DEFINES TORCH_STABLE_ONLY TORCH_TARGET_VERSION={expected})"
+    # Issue 16: only TORCH_TARGET_VERSION is defined, per backend (here cpu and cuda, both from the string).
+    assert "TORCH_STABLE_ONLY" not in text
+    assert text.count(f"set(KB_STABLE_ABI_TARGET {expected})") == 2
+    assert 'set(KB_STABLE_ABI_DEFINES "TORCH_TARGET_VERSION=${KB_STABLE_ABI_TARGET}")' in text
     assert "target_compile_definitions(${OPS_NAME} PRIVATE ${KB_STABLE_ABI_DEFINES})" in text
     # The value Torch's headers expect: major << 56 | minor << 48.
     major, minor = (int(p) for p in version.split("."))
@@ -819,7 +823,9 @@ def test_noarch_create_pyproject_files(noarch_project, cli) -> None:
     assert not (noarch_project.root / "torch-ext" / "registration.h").exists()
     ops_in = (noarch_project.root / "cmake" / "_ops.py.in").read_text()
     assert ops_in == resources.files("kernel_builder").joinpath("templates", "_ops_noarch.py.in").read_text()
-    assert "ops = torch.ops.@OPS_NAME@" in ops_in
+    # Issue 16: the backend (and so the namespace) is picked when _ops.py is imported.
+    assert '_OPS_NAME = f"_@MODULE_NAME@_{get_backend()}_@UNIQUE_ID@"' in ops_in
+    assert "ops = getattr(torch.ops, _OPS_NAME)" in ops_in
     assert "from . import" not in ops_in  # no extension module to import
 
 
@@ -892,12 +898,12 @@ def test_noarch_wheel(noarch_project, cli, tmp_path: Path) -> None:
         ops = zf.read("mykernel/_ops.py").decode()
         assert zf.read("mykernel/__init__.py").decode() == \
             (noarch_project.root / "torch-ext" / "mykernel" / "__init__.py").read_text()
-    assert "@OPS_NAME@" not in ops
-    assert "ops = torch.ops._mykernel_cuda_abc123\n" in ops
-    assert 'return f"_mykernel_cuda_abc123::{op_name}"' in ops
+    assert "@MODULE_NAME@" not in ops and "@UNIQUE_ID@" not in ops
+    assert '_OPS_NAME = f"_mykernel_{get_backend()}_abc123"\n' in ops
+    assert 'return f"{_OPS_NAME}::{op_name}"' in ops
     # The same _ops.py as a local (non-CMake) noarch build writes.
     template = resources.files("kernel_builder").joinpath("templates", "_ops_noarch.py.in").read_text()
-    assert ops == template.replace("@OPS_NAME@", "_mykernel_cuda_abc123")
+    assert ops == template.replace("@MODULE_NAME@", "mykernel").replace("@UNIQUE_ID@", "abc123")
     # Nothing was written into the kernel's sources.
     assert not (noarch_project.root / "torch-ext" / "mykernel" / "_ops.py").exists()
 
@@ -910,4 +916,4 @@ def test_noarch_wheel_for_another_backend(noarch_project, cli, tmp_path: Path) -
     with zipfile.ZipFile(wheel) as zf:
         assert "my_kernel/__init__.py" in zf.namelist()
         ops = zf.read("my_kernel/_ops.py").decode()
-    assert "ops = torch.ops._my_kernel_xpu_abc123\n" in ops
+    assert '_OPS_NAME = f"_my_kernel_{get_backend()}_abc123"\n' in ops

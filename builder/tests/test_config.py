@@ -142,7 +142,7 @@ def test_valid_names(project: KernelProject, name: str) -> None:
     assert load_config(project.root).general.module_name == name.replace("-", "_")
 
 
-@pytest.mark.parametrize("caps", [["8.0", "9.0"], ["9.0a"], ["5.0"], ["12.1a"], ["11.0", "12.0"]])
+@pytest.mark.parametrize("caps", [["8.0", "9.0"], ["9.0a"], ["5.0", "7.5"], ["12.1a"], ["11.0", "12.0"]])
 def test_cuda_capabilities_subset_accepted(project: KernelProject, caps: list[str]) -> None:
     project.kernel()["cuda-capabilities"] = caps
     project.write()

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from kernel_builder.upload.card import fill_card
-from kernel_builder.config import buildable_backends, load_config
+from kernel_builder.config import load_config
 from kernel_builder.cli.init import (
+    init_backends,
     DEFAULT_FLAKE_URL,
     FLAKE_URL_ENV,
     KernelName,
@@ -25,14 +26,13 @@ from kernel_builder.cli.init import (
     scaffold_files,
 )
 
-ALL = tuple(buildable_backends())
+ALL = tuple(init_backends())
 
 #: Backend -> the source files its kernel section adds (module "my_kernel").
 BACKEND_FILES = {
     "cpu": {"my_kernel_cpu/my_kernel_cpu.cpp"},
     "cuda": {"my_kernel_cuda/my_kernel.cu"},
     "metal": {"my_kernel_metal/my_kernel.mm", "my_kernel_metal/my_kernel.metal"},
-    "neuron": {"my_kernel_neuron/my_kernel.cpp"},
     "rocm": {"my_kernel_rocm/my_kernel.cu"},  # shares my_kernel_cuda/ when cuda is selected too
     "xpu": {"my_kernel_xpu/my_kernel.cpp"},
 }
@@ -232,7 +232,8 @@ def test_no_arguments_initialises_the_current_directory(tmp_path: Path, cli, mon
     monkeypatch.chdir(target)
     result = cli("init", "--backends", "cpu")
     assert result.exit_code == 0, result.output
-    assert load_config(target).general.name == "here_kernel"
+    # Edition 5 names use '-': the directory here_kernel/ names the kernel here-kernel (module here_kernel).
+    assert load_config(target).general.name == "here-kernel"
     assert (target / "README.md").read_text() == "mine\n"  # files outside the scaffold are fine
     assert "Next: `kernel-builder build`" in result.stdout
 
@@ -300,7 +301,7 @@ def test_backends_before_name_option(tmp_path: Path, cli, monkeypatch: pytest.Mo
 
 
 @pytest.mark.parametrize("argv, needles", [
-    (["--backends", "tpu"], ("unknown backend 'tpu'", "cpu, cuda, metal, neuron, rocm, xpu")),
+    (["--backends", "tpu"], ("unknown backend 'tpu'", "cpu, cuda, metal, rocm, xpu")),
     (["--backends", "cpu,tpu"], ("unknown backend 'tpu'",)),
     (["--backends", ","], ("at least one backend",)),
 ])
@@ -434,7 +435,7 @@ def test_help_reads_like_the_reference(cli) -> None:
     assert "init [OPTIONS] [PATH]" in out
     assert "Initialize a new kernel project from template." in out
     for needle in ("--license LICENSE", "[default: Apache-2.0]", "--name OWNER/REPO", "--backends",
-                   "`all`, `cpu`, `cuda`, `metal`, `neuron`, `rocm`, `xpu`",
+                   "`all`, `cpu`, `cuda`, `metal`, `rocm`, `xpu`",
                    "Overwrite existing scaffold files (preserves other files)."):
         assert needle in out
 
@@ -471,11 +472,6 @@ def all_backends_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_binding_compiles_for_each_backend(all_backends_project: Path, backend: str) -> None:
     _syntax_check(all_backends_project / "torch-ext" / "torch_binding.cpp", f"-D{backend.upper()}_KERNEL",
                   "-DTORCH_EXTENSION_NAME=_k_x_1", f"-I{all_backends_project / 'torch-ext'}")
-
-
-@needs_compiler
-def test_neuron_kernel_compiles(all_backends_project: Path) -> None:
-    _syntax_check(all_backends_project / "k_neuron" / "k.cpp")
 
 
 SYCL_STUB = """\

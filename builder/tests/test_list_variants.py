@@ -61,7 +61,7 @@ def test_noarch_kernel_lists_torch_backend_variants(tmp_path: Path) -> None:
 
 
 def test_bad_config_is_one_line(tmp_path: Path) -> None:
-    root = _kernel(tmp_path / "k", 'backends = ["tpu"]')
+    root = _kernel(tmp_path / "k", 'backends = ["vulkan"]')
     result = CliRunner().invoke(main, ["list-variants", str(root)])
     assert result.exit_code == 1
     assert result.output.strip().startswith("error: ") and "general.backends" in result.output

@@ -471,7 +471,7 @@ def test_assemble_and_check_a_variant(flake_project: Any, tmp_path: Path) -> Non
     metadata = json.loads((out / "metadata.json").read_text())
     assert metadata["id"] == "_mykernel_cuda_abc1234"
     assert metadata["backend"] == {"type": "cuda", "archs": ["8.0", "9.0+PTX"]}
-    assert (out / "mykernel" / "__init__.py").is_file()  # compatibility package
+    assert not (out / "mykernel").exists()  # no re-export package (issue 16): it would hide a module mykernel.py
     assert not list(out.rglob("__pycache__"))
     lines: list[str] = []
     nix_sandbox.check_variant_dir(out, "torch212-cxx11-cu126-x86_64-linux", abi=False, import_check=False, log=lines.append)

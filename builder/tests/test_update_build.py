@@ -102,7 +102,7 @@ def test_v1_round_trips_into_a_valid_current_config(tmp_path: Path) -> None:
                      "activation/act.metal"])
     result = CliRunner().invoke(main, ["update-build", str(root)])
     assert result.exit_code == 0, result.output
-    assert "converted from format v1 to v3" in result.output
+    assert "converted from format v1 to edition 5" in result.output
     text = (root / "build.toml").read_text()
     assert "# One CUDA source, also hipified for ROCm." in text and "# module name" in text
     config = load_config(root)
@@ -176,5 +176,5 @@ def test_missing_build_toml(tmp_path: Path) -> None:
 
 
 def test_upgrade_keeps_current_files_untouched() -> None:
-    text = '[general]\nname = "x"  # keep\nbackends = ["cpu"]\n'
-    assert upgrade(text) == (text, 3)
+    text = '[general]\nname = "x"  # keep\nedition = 5\nbackends = ["cpu"]\n'
+    assert upgrade(text) == (text, 5)

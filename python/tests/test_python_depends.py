@@ -51,7 +51,7 @@ def test_disallowed_general_dependency() -> None:
     assert isinstance(info.value, ValueError)
     assert str(info.value) == (
         "kernel 'fake-kernel' depends on 'numpy', which is not an allowed Python dependency "
-        "for all backends (allowed: einops)"
+        "for all backends (allowed: einops, helion, tvm-ffi)"
     )
 
 

@@ -154,9 +154,6 @@ def _check_variant(api: "HfApi", report: RepoCheck, name: str, files: set[str], 
         check.problems.append(
             f"metadata.json: backend {metadata.backend.type!r} does not match the variant name ({parsed.backend_name!r})"
         )
-    compat = f"{metadata.python_module_name}/__init__.py"
-    if compat not in files:
-        check.problems.append(f"missing compatibility package {compat}")
     return check
 
 

@@ -78,6 +78,12 @@ def select_variant(build_dir: Path, backend: Optional[str] = None) -> Path:
         found = sorted(p.name for p in build_dir.iterdir() if p.is_dir() and is_valid_variant_name(p.name))
     else:
         found = []
+    # Torch stable ABI builds are accepted by version (at most the installed Torch's), not by exact name.
+    from .selection import VariantAccepted, decide
+
+    accepted = [d for d in decide(found, backend) if isinstance(d, VariantAccepted)]
+    if accepted:
+        return build_dir / accepted[0].variant_str
     raise VariantNotFoundError(
         f"no build variant for this environment in {build_dir}: "
         f"accepted variants are {', '.join(candidates)}; "

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Optional, Union
 
+from packaging.version import Version
+
 from .backends import registry
 from .environment import Environment, current_environment
 from .variants import ArchVariant, Torch, TorchStableAbi, UnknownVariant, Variant, abi_tag, as_variant
@@ -78,11 +80,15 @@ def _framework_problems(variant: ArchVariant, env: Environment) -> list[str]:
     framework = variant.framework
     problems = []
     version = getattr(framework, "version", None)
-    if isinstance(framework, (Torch, TorchStableAbi)) and version is not None \
+    if isinstance(framework, Torch) and version is not None \
             and f"torch{version.major}{version.minor}" != env.torch_tag:
         problems.append(f"Torch {version.major}.{version.minor} instead of {env.torch_version}")
     if isinstance(framework, TorchStableAbi):
-        problems.append("the Torch stable ABI, which this loader does not support yet")
+        if framework.tagged:  # the early torch<M><m>-stable spelling: not a name upstream loaders know
+            problems.append("the Torch stable ABI, which this loader does not support yet")
+        elif version is not None and version > Version(env.torch_version):
+            problems.append(f"the Torch {version.major}.{version.minor} stable ABI, newer than the installed "
+                            f"Torch {env.torch_version}")
     elif not isinstance(framework, Torch):
         problems.append("tvm-ffi, which this loader does not support yet")
     elif variant.os == env.os and _variant_abi(variant) != _environment_abi(env):
@@ -144,9 +150,32 @@ def decide(
                 accepted.append(VariantAccepted(name, candidates.index(name)))
             continue
         variant = as_variant(name)
-        rejected.append(VariantRejected(variant, rejection_reason(variant, env)))
+        stable = _stable_abi_rank(variant, env, len(candidates))
+        if stable is None:
+            rejected.append(VariantRejected(variant, rejection_reason(variant, env)))
+        elif name in problems:
+            rejected.append(VariantRejected(variant, problems[name]))
+        else:
+            accepted.append(VariantAccepted(variant, stable))
     accepted.sort(key=lambda d: d.rank)
     return [*accepted, *rejected]
+
+
+def _stable_abi_rank(variant: Decided, env: Environment, after: int) -> Optional[int]:
+    """The rank of a Torch stable ABI build this environment loads (its version at most the
+    installed Torch's, newest first, after the other candidates), or None."""
+    if not isinstance(variant, ArchVariant) or not isinstance(variant.framework, TorchStableAbi):
+        return None
+    framework = variant.framework
+    installed = Version(env.torch_version)
+    if framework.tagged or framework.version.release[:2] > installed.release[:2]:
+        return None
+    if (variant.backend_name, variant.compute, variant.arch, variant.os) != (env.backend, env.compute, env.arch, env.os):
+        return None
+    def number(release: tuple[int, ...]) -> int:
+        return release[0] * 1000 + (release[1] if len(release) > 1 else 0)
+
+    return after + number(installed.release) - number(framework.version.release)
 
 
 def environment_summary(backend: Optional[str] = None) -> str:

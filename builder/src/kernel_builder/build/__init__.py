@@ -59,7 +59,14 @@ class BuildOutcome:
 
 
 def build(config: BuildConfig, options: BuildOptions, toolchain: Toolchain, log: Log) -> BuildOutcome:
-    """Build ``config`` with ``toolchain`` into ``build/``."""
+    """Build ``config`` with ``toolchain`` into ``build/``.
+
+    Op registrations are checked first: a kernel that registers ops outside
+    its namespace is refused before anything is compiled.
+    """
+    from ..check.registrations import check_registrations
+
+    check_registrations(config.python_package_dir, config.kernel_dir)
     if toolchain.uses_nix:
         from .nix import NixOptions, build_with_nix
 

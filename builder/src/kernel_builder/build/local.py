@@ -9,6 +9,12 @@ so that touching one source file rebuilds only that file.
 ``build/<variant>/`` is replaced atomically: everything is assembled in a
 temporary directory inside ``build/`` and renamed into place only when it is
 complete, so a failed or interrupted build leaves the previous one intact.
+
+Concurrent builds of the same kernel variant are serialised by a file lock
+(:func:`build_lock`), held from generating the project to renaming the result
+into place: they share one CMake tree and one output directory. A build that
+is killed while CMake runs leaves a marker in its tree; the next build finds
+it and starts from a fresh tree instead of reusing a possibly broken one.
 """
 
 from __future__ import annotations
@@ -21,15 +27,19 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
+
+from filelock import FileLock, Timeout
 
 from kernels.metadata import Backend, Metadata
-from kernels.variants import build_variant_name, current_environment
+from kernels.environment import Environment
+from kernels.variants import ArchVariant, TorchStableAbi, build_variant_name, current_environment, noarch_variant
+from packaging.version import Version
 
 from ..upload.card import fill_card
-from ..generate.compat import write_compat_package
 from ..config import BuildConfig
 from ..errors import KernelBuilderError
 from ..gitinfo import unique_id as resolve_unique_id
@@ -50,6 +60,23 @@ class BuildResult:
     log_file: Optional[Path]
 
 
+def make_import_root(variant_dir: Path, module_name: str, parent: Path) -> Path:
+    """A directory (``parent``) in which ``<module_name>`` links to ``variant_dir``.
+
+    Putting it on ``sys.path`` makes ``import <module_name>`` load the build
+    variant (how kernel tests import the kernel), without a re-export package
+    inside ``build/<variant>/`` that would hide a module of the kernel's name.
+    """
+    parent.mkdir(parents=True, exist_ok=True)
+    link = parent / module_name
+    if link.is_symlink() or link.exists():
+        if not link.is_symlink():
+            raise KernelBuilderError(f"{link}: exists and is not a link kernel-builder made; remove it")
+        link.unlink()
+    link.symlink_to(Path(variant_dir).resolve(), target_is_directory=True)
+    return parent
+
+
 def cache_root() -> Path:
     """Where CMake build trees are kept between builds."""
     env = os.environ.get("KERNEL_BUILDER_CACHE")
@@ -65,8 +92,10 @@ def buildable_variants(config: BuildConfig) -> list[tuple[str, str]]:
     Torch's own backend comes first; the CPU variant can be built with any
     Torch, so a multi-backend kernel also gets it.
     """
-    env = current_environment()
     backends = config.general.backends
+    if config.is_noarch:  # nothing to compile: every backend's torch-<backend> variant
+        return [(backend, noarch_variant(backend).name) for backend in backends]
+    env = current_environment()
     candidates = [env.backend] + (["cpu"] if env.backend != "cpu" else [])
     chosen = [b for b in candidates if b in backends]
     if not chosen:
@@ -78,12 +107,20 @@ def buildable_variants(config: BuildConfig) -> list[tuple[str, str]]:
     variants = []
     for backend in chosen:
         backend_env = env if backend == env.backend else current_environment(backend)
-        if config.is_noarch:
-            variants.append((backend, f"torch-{backend}"))
-        else:
-            check_installed_versions(config, backend_env.torch_version, _cuda_version(backend))
-            variants.append((backend, build_variant_name(backend_env)))
+        check_installed_versions(config, backend_env.torch_version, _cuda_version(backend))
+        variants.append((backend, _variant_name(config, backend, backend_env)))
     return variants
+
+
+def _variant_name(config: BuildConfig, backend: str, env: Environment) -> str:
+    """``torch213-cxx11-cpu-x86_64-linux``, or ``torch-stable-abi211-cpu-x86_64-linux`` for a stable-ABI backend."""
+    stable = config.torch.stable_abi_for(backend) if config.torch is not None else None
+    if stable is None:
+        return build_variant_name(env)
+    major, minor = (stable.release + (0,))[:2]
+    variant = env.variant
+    return ArchVariant(TorchStableAbi(Version(f"{major}.{minor}")), variant.backend, variant.python,
+                       variant.system).variant_str
 
 
 def built_archs(info: dict, backend: str) -> tuple[str, ...]:
@@ -124,9 +161,16 @@ def build_local(config: BuildConfig, options: BuildOptions = BuildOptions(),
 def _build_variant(config: BuildConfig, backend: str, variant: str, uid: str, options: BuildOptions,
                    log: Callable[[str], None]) -> BuildResult:
     """Build one variant into ``build/<variant>/``, replacing the old one atomically."""
+    with build_lock(config, variant, log):
+        return _build_variant_locked(config, backend, variant, uid, options, log)
+
+
+def _build_variant_locked(config: BuildConfig, backend: str, variant: str, uid: str, options: BuildOptions,
+                          log: Callable[[str], None]) -> BuildResult:
     build_root = config.kernel_dir / BUILD_DIR
     created_build_root = not build_root.exists()
     build_root.mkdir(exist_ok=True)
+    remove_leftovers(build_root, variant)
     staging = Path(tempfile.mkdtemp(prefix=f".{variant}.tmp-", dir=build_root))
     staging.chmod(0o777 & ~umask())  # mkdtemp makes it private; a build dir is not
     try:
@@ -135,17 +179,53 @@ def _build_variant(config: BuildConfig, backend: str, variant: str, uid: str, op
         else:
             metadata, log_file = _build_extension(config, backend, variant, uid, options, staging, log)
         write_metadata(staging, metadata)
-        write_compat_package(staging, config.general.module_name)
         remove_bytecode(staging)
         write_card(config)
         final = build_root / variant
         replace_dir(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
-        if created_build_root and not any(build_root.iterdir()):
-            build_root.rmdir()
+        if created_build_root:
+            with suppress(OSError):  # another variant's build may be using it
+                build_root.rmdir()
         raise
     return BuildResult(variant=variant, variant_dir=final, metadata=metadata, log_file=log_file)
+
+
+@contextmanager
+def build_lock(config: BuildConfig, variant: str, log: Callable[[str], None]) -> Iterator[None]:
+    """Hold the lock of ``config``'s ``variant``: one build at a time per CMake tree and output directory.
+
+    The lock file lives in the cache (never in the kernel project, which is uploaded).
+    """
+    identity = f"{config.kernel_dir.resolve()}\0{variant}"
+    key = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    locks = cache_root() / "locks"
+    try:
+        locks.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise KernelBuilderError(f"{locks}: cannot create the build lock directory ({e.strerror or e})") from None
+    lock = FileLock(str(locks / f"{config.general.module_name}-{key}.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log(f"waiting for another kernel-builder build of {variant} ({lock.lock_file})")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def remove_leftovers(build_root: Path, variant: str) -> None:
+    """Remove the staging and old directories a killed build of ``variant`` left in ``build/``.
+
+    Called with the build lock held: no live build of ``variant`` owns them.
+    """
+    for pattern in (f".{variant}.tmp-*", f".{variant}.old-*"):
+        for path in build_root.glob(pattern):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def umask() -> int:
@@ -173,6 +253,8 @@ def _build_extension(config: BuildConfig, backend: str, variant: str, uid: str, 
     project = work / "project"
     cmake_build = work / "cmake"
     wheel_dir = work / "wheel"
+    if discard_broken_tree(work):
+        log(f"the last build of {variant} was interrupted; starting from a fresh CMake tree")
     project.mkdir(parents=True, exist_ok=True)
     create_pyproject(config, project, uid, force=True)
     shutil.rmtree(wheel_dir, ignore_errors=True)
@@ -202,12 +284,13 @@ def _build_extension(config: BuildConfig, backend: str, variant: str, uid: str, 
     )
     command = [sys.executable, "-c", script, str(wheel_dir), json.dumps(settings)]
     log_file = work / "build.log"
-    if options.print_build_logs:
-        result = subprocess.run(command, cwd=project, env=env, stdout=sys.stderr, stderr=sys.stderr)
-        log_file.write_text("(build logs were printed to standard error)\n")
-    else:
-        result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
-        log_file.write_text(result.stdout + result.stderr, encoding="utf-8")
+    with tree_in_use(work):
+        if options.print_build_logs:
+            result = subprocess.run(command, cwd=project, env=env, stdout=sys.stderr, stderr=sys.stderr)
+            log_file.write_text("(build logs were printed to standard error)\n")
+        else:
+            result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
+            log_file.write_text(result.stdout + result.stderr, encoding="utf-8")
     if result.returncode != 0:
         if not options.print_build_logs:
             tail = (result.stdout + result.stderr).strip().splitlines()[-40:]
@@ -227,6 +310,32 @@ def _build_extension(config: BuildConfig, backend: str, variant: str, uid: str, 
         raise KernelBuilderError(f"{info_file}: cannot read build information ({e})") from None
     archs = built_archs(info, backend)
     return variant_metadata(config, backend, info["ops_name"], archs), log_file
+
+
+#: Present in a work directory while CMake runs in it; left behind by a killed build.
+IN_PROGRESS_MARKER = "build-in-progress"
+
+
+@contextmanager
+def tree_in_use(work: Path) -> Iterator[None]:
+    """Mark ``work`` as being built; the mark goes once CMake has finished, whatever its result."""
+    marker = work / IN_PROGRESS_MARKER
+    marker.write_text(f"{os.getpid()}\n", encoding="utf-8")
+    yield  # an exception (Ctrl-C, a kill) leaves the mark: the tree may be half written
+    marker.unlink()
+
+
+def discard_broken_tree(work: Path) -> bool:
+    """Remove the CMake tree of ``work`` if the build that last used it was killed; True if it did.
+
+    Called with the build lock held, so a marker here is never a live build's.
+    """
+    if not (work / IN_PROGRESS_MARKER).exists():
+        return False
+    for name in ("cmake", "wheel", "project"):
+        shutil.rmtree(work / name, ignore_errors=True)
+    (work / IN_PROGRESS_MARKER).unlink()
+    return True
 
 
 def _unpack_package(wheel: Path, module_name: str, staging: Path) -> None:
@@ -254,7 +363,7 @@ def _unpack_package(wheel: Path, module_name: str, staging: Path) -> None:
 
 def assemble_noarch(config: BuildConfig, backend: str, uid: str, staging: Path) -> tuple[Metadata, None]:
     package = config.python_package_dir
-    extensions = tuple(f".{e}" for e in ("py", "pyi"))
+    extensions = tuple(f".{e}" for e in config.pyext)  # code and the data files pyext names
     for path in package.rglob("*"):
         if "__pycache__" in path.parts or not path.is_file() or path.suffix not in extensions:
             continue
@@ -265,7 +374,8 @@ def assemble_noarch(config: BuildConfig, backend: str, uid: str, staging: Path) 
     from importlib import resources
 
     template = resources.files("kernel_builder").joinpath("templates", "_ops_noarch.py.in").read_text()
-    (staging / "_ops.py").write_text(template.replace("@OPS_NAME@", ops_name), encoding="utf-8")
+    text = template.replace("@MODULE_NAME@", config.general.module_name).replace("@UNIQUE_ID@", uid)
+    (staging / "_ops.py").write_text(text, encoding="utf-8")
     return variant_metadata(config, backend, ops_name, ()), None
 
 
@@ -302,13 +412,28 @@ def write_card(config: BuildConfig) -> None:
         return
     card = fill_card(config, template.read_text(encoding="utf-8"))
     target = config.kernel_dir / BUILD_DIR / BUILT_CARD
-    tmp = target.with_name(f".{BUILT_CARD}.tmp")
-    tmp.write_text(card, encoding="utf-8")
-    os.replace(tmp, target)
+    handle, name = tempfile.mkstemp(prefix=f".{BUILT_CARD}.", suffix=".tmp", dir=target.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as f:  # a unique name: other variants build at once
+            f.write(card)
+        tmp.chmod(0o666 & ~umask())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def replace_dir(staging: Path, final: Path) -> None:
-    """Move ``staging`` to ``final``, replacing any previous build atomically."""
+    """Move ``staging`` to ``final``, replacing any previous build atomically.
+
+    On Linux the two directories are swapped in one step, so a kernel being
+    loaded meanwhile always finds ``final``; elsewhere ``final`` is missing
+    for the moment between two renames.
+    """
+    if final.is_dir() and not final.is_symlink() and _exchange(staging, final):
+        shutil.rmtree(staging, ignore_errors=True)  # it holds the previous build now
+        return
     old = None
     if final.exists() or final.is_symlink():
         old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
@@ -322,3 +447,26 @@ def replace_dir(staging: Path, final: Path) -> None:
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two paths atomically with Linux's ``renameat2(RENAME_EXCHANGE)``; False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):  # glibc < 2.28, musl
+        return False
+    result = renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    errno = ctypes.get_errno()
+    if errno in (38, 22, 95):  # ENOSYS, EINVAL, EOPNOTSUPP: the kernel or file system cannot swap
+        return False
+    raise OSError(errno, os.strerror(errno), str(second))

@@ -3,7 +3,7 @@
 Called by the variant derivations of ``lib/build.nix``:
 
 * ``assemble``: turn a CMake install tree into ``build/<variant>/`` contents
-  (metadata.json, compatibility package, runpaths stripped, no bytecode);
+  (metadata.json, runpaths stripped, no bytecode);
 * ``assemble-noarch``: the same for Python-only kernels;
 * ``check``: runpaths, ``check-builds`` (layout, metadata, importing the
   variant through ``kernels``) and ``check-abi``;
@@ -34,11 +34,9 @@ Log = Callable[[str], None]
 
 
 def _finish_variant(config: BuildConfig, out: Path, metadata) -> None:  # type: ignore[no-untyped-def]
-    from ..generate.compat import write_compat_package
     from .local import remove_bytecode, write_metadata
 
     write_metadata(out, metadata)
-    write_compat_package(out, config.general.module_name)
     remove_bytecode(out)
 
 

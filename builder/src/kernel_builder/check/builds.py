@@ -6,8 +6,6 @@ For every directory in ``build/``:
 * it has ``__init__.py`` and a ``metadata.json`` that follows the metadata
   schema; the metadata's backend matches the variant name and its ``id`` is
   the namespace that ``_ops.py`` registers the ops in (``torch.ops.<id>``);
-* the compatibility package ``<name>/__init__.py`` exists and exports the
-  same symbols as the variant's ``__init__.py``;
 * there is no bytecode and no build-tree debris (CMake caches, object files);
 * ``python-depends`` only names dependencies from ``lib/python-depends.json``;
 * a variant this machine can load is imported through the ``kernels`` loader
@@ -18,7 +16,6 @@ Every problem is one line naming the variant and what is wrong.
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import re
@@ -32,7 +29,6 @@ from kernels.deps import allowed_dependencies
 from kernels.metadata import Metadata, MetadataError
 from kernels.variants import BACKENDS, Variant, parse_variant_or_none
 
-from ..generate.compat import COMPAT_INIT
 from ..errors import KernelBuilderError
 from .marks import status_marks
 
@@ -77,17 +73,6 @@ except BaseException as e:
     result["error_type"] = type(e).__name__
     print(marker + json.dumps(result))
     sys.exit(0)
-compat = variant_dir / module_name / "__init__.py"
-if compat.is_file():
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "_check_builds_compat_" + module_name, compat, submodule_search_locations=[str(compat.parent)])
-        compat_module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = compat_module
-        spec.loader.exec_module(compat_module)
-        result["compat_exports"] = exports(compat_module)
-    except BaseException as e:
-        result["compat_error"] = one_line(e)
 print(marker + json.dumps(result))
 '''
 
@@ -183,7 +168,6 @@ def _check_variant(path: Path, parsed: Variant, report: VariantReport) -> None:
         )
     _check_python_depends(metadata, report)
     _check_ops_namespace(path, metadata, report)
-    _check_compat(path, metadata, report)
 
 
 def _check_python_depends(metadata: Metadata, report: VariantReport) -> None:
@@ -225,69 +209,6 @@ def _check_ops_namespace(path: Path, metadata: Metadata, report: VariantReport) 
             report.problems.append(
                 f"_ops.py: ops namespace torch.ops.{namespace} does not match the metadata id {metadata.id!r}"
             )
-
-
-def _static_exports(path: Path) -> Optional[set[str]]:
-    """Public names a module defines, or None when they cannot be known without running it."""
-    try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
-        return None
-    names: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
-            try:
-                return set(ast.literal_eval(node.value))
-            except ValueError:
-                return None
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign):
-            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            names.add(node.target.id)
-        elif isinstance(node, ast.ImportFrom):
-            if any(a.name == "*" for a in node.names):
-                return None
-            names.update(a.asname or a.name for a in node.names)
-        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
-            func = node.value.func
-            if isinstance(func, ast.Attribute) and func.attr == "update":
-                return None  # globals().update(...)
-    return {n for n in names if not n.startswith("_")}
-
-
-def _check_compat(path: Path, metadata: Metadata, report: VariantReport) -> None:
-    module = metadata.python_module_name
-    compat = path / module / "__init__.py"
-    if not compat.is_file():
-        report.problems.append(f"missing compatibility package {module}/__init__.py (re-exporting the variant)")
-        return
-    try:
-        text = compat.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        report.problems.append(f"{module}/__init__.py: cannot read ({e})")
-        return
-    if text == COMPAT_INIT.format(name=module):
-        return  # kernel-builder's re-export of the variant: same symbols by construction
-    variant_names = _static_exports(path / "__init__.py") if (path / "__init__.py").is_file() else None
-    compat_names = _static_exports(compat)
-    if variant_names is None or compat_names is None:
-        report.notes.append(f"{module}/__init__.py: exports compared only when the variant is imported")
-        return
-    _compare_exports(variant_names, compat_names, module, report)
-
-
-def _compare_exports(variant: set[str], compat: set[str], module: str, report: VariantReport) -> None:
-    missing = sorted(variant - compat)
-    extra = sorted(compat - variant)
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"does not export {', '.join(missing)}")
-        if extra:
-            parts.append(f"exports {', '.join(extra)}, which the variant does not")
-        report.problems.append(f"compatibility package {module}/__init__.py {' and '.join(parts)}")
 
 
 def _stray_reason(name: str, is_dir: bool) -> Optional[str]:
@@ -371,15 +292,6 @@ def _check_import(path: Path, parsed: Variant, report: VariantReport, loadable: 
             report.problems.append(f"import through the kernels loader failed: {result['error']}")
         return
     report.notes.append("imports through the kernels loader")
-    module = report.metadata.python_module_name
-    if "compat_error" in result:
-        report.problems.append(f"compatibility package {module}/__init__.py fails to import: {result['compat_error']}")
-    elif "compat_exports" in result:
-        before = len(report.problems)
-        _compare_exports(set(result["exports"]), set(result["compat_exports"]), module, report)
-        # The static comparison may already have reported the same difference.
-        if len(report.problems) > before and report.problems[-1] in report.problems[:before]:
-            report.problems.pop()
 
 
 def _check_agreement(report: BuildsReport) -> None:
@@ -403,7 +315,7 @@ def run_check_builds(kernel_dir: Path, out: Callable[[str], None]) -> int:
             for problem in variant.problems:
                 out(f"{marks['bad']} {variant.name}: {problem}")
         else:
-            summary = "layout, metadata and compatibility package OK"
+            summary = "layout and metadata OK"
             if variant.metadata is not None:
                 summary += f" (ops namespace {variant.metadata.id})"
             out(f"{marks['ok']} {variant.name}: {summary}")

@@ -24,13 +24,30 @@ class _Group(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
         except KernelBuilderError as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        for warning in ctx.meta.get(_WARNINGS, ()):
+            click.echo(f"warning: {warning}", err=True)
+        return result
+
+
+_WARNINGS = "kernel_builder.warnings"
+
+
+def _load_config(kernel_dir: Path) -> BuildConfig:
+    """``load_config``; its warnings (legacy formats) are shown on stderr once the command succeeds.
+
+    A failing command prints only its one error line.
+    """
+    config = load_config(kernel_dir)
+    pending = click.get_current_context().meta.setdefault(_WARNINGS, [])
+    pending.extend(w for w in config.warnings if w not in pending)
+    return config
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,8 +60,10 @@ def main() -> None:
 @KERNEL_DIR
 def check_config(kernel_dir: Path) -> None:
     """Validate the build.toml file."""
-    config = load_config(kernel_dir)
+    config = _load_config(kernel_dir)
     kinds = "Python-only (noarch)" if config.is_noarch else f"{len(config.kernels)} kernel section(s)"
+    if config.framework == "tvm-ffi":
+        kinds = f"TVM FFI, {kinds}"
     click.echo(
         f"{kernel_dir / 'build.toml'}: OK ({config.general.name} v{config.general.version}, "
         f"backends: {', '.join(config.general.backends)}, {kinds})"
@@ -120,9 +139,9 @@ def clean_pyproject_command(kernel_dir: Path, target_dir: Optional[Path], dry_ru
 @KERNEL_DIR
 def update_build_command(kernel_dir: Path) -> None:
     """Update a `build.toml` to the current format."""
-    from .._toml import tomllib
+    from .._toml import load_toml
     from ..config import BUILD_TOML, parse_config
-    from ..config.formats import CURRENT_FORMAT, upgrade
+    from ..config.formats import CURRENT_FORMAT, migrate
 
     path = kernel_dir / BUILD_TOML
     try:
@@ -130,18 +149,21 @@ def update_build_command(kernel_dir: Path) -> None:
     except OSError as e:
         raise KernelBuilderError(f"{path}: cannot read ({e.strerror})") from None
     try:
-        new_text, found = upgrade(text)
+        migration = migrate(text)
     except Exception as e:  # tomlkit parse errors and impossible conversions
         raise KernelBuilderError(f"{path}: cannot convert: {e}") from None
+    new_text, found = migration.text, migration.found
     if found == CURRENT_FORMAT:
-        click.echo(f"{path}: already in the current format (v{CURRENT_FORMAT}); nothing to do")
+        click.echo(f"{path}: already in the current edition ({CURRENT_FORMAT}); nothing to do")
         return
     # Validate the converted file before replacing the original.
-    parse_config(tomllib.loads(new_text), kernel_dir.resolve(), str(path))
+    parse_config(load_toml(new_text, str(path)), kernel_dir.resolve(), str(path))
     tmp = path.with_name(f".{BUILD_TOML}.tmp")
     tmp.write_text(new_text, encoding="utf-8")
     tmp.replace(path)
-    click.echo(f"{path}: converted from format v{found} to v{CURRENT_FORMAT}")
+    click.echo(f"{path}: converted from format v{found} to edition {CURRENT_FORMAT}")
+    for note in migration.notes:
+        click.echo(f"{path}: {note}")
 
 
 @main.command("check-abi", short_help="Check the ABI compatibility of a kernel extension.")
@@ -216,7 +238,7 @@ def _relative(path: Path) -> Path:
 def _run_build(kernel_dir: Path, options: BuildOptions) -> None:
     from ..build import build, choose_toolchain
 
-    config: BuildConfig = load_config(kernel_dir)
+    config: BuildConfig = _load_config(kernel_dir)
     outcome = build(config, options, choose_toolchain(config, options), _log)
     if outcome.nix_result is not None:
         built = outcome.nix_result
@@ -328,7 +350,7 @@ def _shell_command(kind: str, kernel_dir: Path, options: BuildOptions) -> None:
     from ..build import choose_toolchain
     from .shells import prepare_devshell, prepare_testshell, run_shell
 
-    config = load_config(kernel_dir)
+    config = _load_config(kernel_dir)
     toolchain = choose_toolchain(config, options)
     if toolchain.uses_nix:
         from ..build.nix import NixOptions

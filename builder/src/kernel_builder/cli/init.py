@@ -24,7 +24,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterable, Optional
 
-from ..config import buildable_backends
+from kernels.backends import registry
+
+from ..config.general import KERNEL_NAME as EDITION5_NAME
 from ..errors import KernelBuilderError
 
 DEFAULT_BACKENDS = ("cuda",)
@@ -104,6 +106,8 @@ def check_kernel_name(name: str, what: str) -> None:
         raise fail(f"it is longer than {_MAX_NAME} characters")
     if name.endswith("-") or "--" in name:
         raise fail("Hub repository names cannot end with '-' or contain '--'")
+    if not EDITION5_NAME.fullmatch(name):
+        raise fail("build.toml (edition 5) names use lowercase letters, digits and '-' only")
     module = name.replace("-", "_")
     if keyword.iskeyword(module):
         raise fail(f"{module!r} is a Python keyword")
@@ -135,8 +139,11 @@ def parse_repo_name(value: str) -> KernelName:
 
 
 def name_from_directory(directory: Path) -> KernelName:
-    """The kernel name a directory implies (no owner: that needs ``--name``)."""
-    name = directory.name
+    """The kernel name a directory implies (no owner: that needs ``--name``).
+
+    ``my_Kernel/`` implies ``my-kernel``: edition 5 names are lowercase with '-'.
+    """
+    name = directory.name.lower().replace("_", "-")
     if not name:
         raise KernelBuilderError(f"cannot take a kernel name from {str(directory)!r}; pass --name OWNER/REPO")
     try:
@@ -146,9 +153,14 @@ def name_from_directory(directory: Path) -> KernelName:
     return KernelName(name=name)
 
 
+def init_backends() -> tuple[str, ...]:
+    """Backends ``init`` scaffolds a compiled kernel for (those that take ``[kernel.*]`` sections)."""
+    return registry().kernel_section_names()
+
+
 def resolve_backends(values: Iterable[str]) -> tuple[str, ...]:
     """``--backends`` values (``all``, names, comma-separated lists) -> backends in canonical order."""
-    known = buildable_backends()
+    known = init_backends()
     values = list(values)
     wanted: set[str] = set()
     seen_any = False
@@ -221,7 +233,6 @@ def kernel_sources(kname: KernelName, backends: tuple[str, ...]) -> dict[str, li
         "cuda": [gpu_source(kname, backends)],
         "rocm": [gpu_source(kname, backends)],
         "metal": [f"{m}_metal/{m}.mm", f"{m}_metal/{m}.metal"],
-        "neuron": [f"{m}_neuron/{m}.cpp"],
         "xpu": [f"{m}_xpu/{m}.cpp"],
     }
     return {b: sources[b] for b in backends}
@@ -247,6 +258,7 @@ def render_build_toml(kname: KernelName, backends: tuple[str, ...], license: str
         "[general]",
         f"name = {_toml_string(kname.name)}",
         "version = 1",
+        "edition = 5",
         f"license = {_toml_string(license)}",
         f"backends = {_toml_list(backends)}",
         "",
@@ -292,12 +304,6 @@ def _binding_impls(kname: KernelName, backends: tuple[str, ...]) -> str:
         branches.append(("defined(METAL_KERNEL)", [f'ops.impl("{op}", c10::kMPS, {fn});']))
     if "xpu" in backends:
         branches.append(("defined(XPU_KERNEL)", [f'ops.impl("{op}", c10::kXPU, {fn});']))
-    if "neuron" in backends:
-        branches.append((
-            "defined(NEURON_KERNEL)",
-            ["// The Neuron device dispatches through Torch's PrivateUse1 key.",
-             f'ops.impl("{op}", c10::kPrivateUse1, {fn});'],
-        ))
     out: list[str] = []
     for i, (condition, body) in enumerate(branches):
         out.append(f"#{'if' if i == 0 else 'elif'} {condition}")
@@ -348,7 +354,6 @@ def scaffold_files(kname: KernelName, backends: tuple[str, ...], license: str = 
         "cuda": ["cuda/kernel.cu.in"],
         "rocm": ["cuda/kernel.cu.in"],
         "metal": ["metal/kernel.mm.in", "metal/kernel.metal.in"],
-        "neuron": ["neuron/kernel.cpp.in"],
         "xpu": ["xpu/kernel.cpp.in"],
     }
     for backend, sources in kernel_sources(kname, backends).items():
@@ -513,11 +518,11 @@ class _ValuesOption(click.Option):
 
 
 def _complete_backends(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
-    return [b for b in ("all", *buildable_backends()) if b.startswith(incomplete)]
+    return [b for b in ("all", *init_backends()) if b.startswith(incomplete)]
 
 
 def _backends_help() -> str:
-    return "Backends to enable (`all`, " + ", ".join(f"`{b}`" for b in buildable_backends()) + ")."
+    return "Backends to enable (`all`, " + ", ".join(f"`{b}`" for b in init_backends()) + ")."
 
 
 @click.command("init")

@@ -8,8 +8,9 @@ it we give the closest host-toolchain equivalent, and say so:
   its generated scikit-build-core project, ready for ``pip install -e`` style
   iteration and IDEs.
 * **testshell**: the same ``.venv`` with this environment's freshly built
-  variant directory on ``sys.path`` (through a ``.pth`` file), which is how the
-  kernel's tests import it (``import <name>``).
+  variant importable as ``<name>`` (a ``.pth`` file puts a directory holding a
+  ``<name>`` link to the variant on ``sys.path``), which is how the kernel's
+  tests import it (``import <name>``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ..config import BuildConfig
 from ..errors import KernelBuilderError
 from ..gitinfo import unique_id as resolve_unique_id
 from ..options import BuildOptions
-from ..build.local import build_local, buildable_variants, work_dir
+from ..build.local import build_local, buildable_variants, make_import_root, work_dir
 from ..generate.pyproject import create_pyproject
 
 VENV_DIR = ".venv"
@@ -107,7 +108,8 @@ def prepare_testshell(config: BuildConfig, options: BuildOptions, log: Callable[
     venv_dir = _ensure_venv(config)
     site = _site_packages(venv_dir)
     site.mkdir(parents=True, exist_ok=True)
-    (site / _PTH_NAME).write_text(f"{results[0].variant_dir}\n", encoding="utf-8")
+    root = make_import_root(results[0].variant_dir, config.general.module_name, venv_dir / "kernel-builder-import")
+    (site / _PTH_NAME).write_text(f"{root}\n", encoding="utf-8")
     return Shell("testshell", venv_dir, f"{results[0].variant_dir} on the path of {venv_dir}")
 
 

@@ -1,6 +1,6 @@
-"""Older ``build.toml`` formats: recognise them and rewrite them in the current one.
+"""Older ``build.toml`` formats: recognise them and rewrite them as edition 5.
 
-Three formats exist:
+Besides the current edition 5 (``[general] edition = 5``), these exist:
 
 * **v1**: ``[general]`` holds only ``name``; kernels have a ``language``
   (``cuda``, ``cuda-hipify`` or ``metal``) instead of a ``backend``;
@@ -8,8 +8,10 @@ Three formats exist:
 * **v2**: kernels have a ``backend``; ``[general]`` may hold ``universal``,
   ``cuda-minver`` / ``cuda-maxver``, ``hub`` and ``python-depends``, but no
   ``backends`` list (it follows from the kernels).
-* **v3** (current): ``[general] backends`` lists the backends; CUDA bounds live
-  in ``[general.cuda]``; a Python-only kernel simply has no ``[torch]``.
+* **v3**: ``[general] backends`` lists the backends; CUDA bounds live in
+  ``[general.cuda]``; a Python-only kernel simply has no ``[torch]``.
+* **v4**: like edition 5 without ``edition``: ``license``, ``version`` and
+  exactly one framework section (``[torch]``, ``[torch-noarch]``, ``[tvm-ffi]``).
 
 The rewrite works on a :mod:`tomlkit` document so comments and layout of the
 untouched parts survive.
@@ -17,12 +19,17 @@ untouched parts survive.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import tomlkit
 from tomlkit.items import Table
 
-CURRENT_FORMAT = 3
+from .general import KERNEL_NAME
+
+CURRENT_FORMAT = 5
+DEFAULT_LICENSE = "Apache-2.0"
+_FRAMEWORKS = ("torch", "torch-noarch", "tvm-ffi")
 ALL_BACKENDS = ("cpu", "cuda", "metal", "neuron", "rocm", "xpu")
 
 
@@ -31,8 +38,11 @@ def detect_format(data: dict[str, Any]) -> int:
     general = data.get("general") if isinstance(data.get("general"), dict) else {}
     torch = data.get("torch") if isinstance(data.get("torch"), dict) else {}
     kernels = data.get("kernel") if isinstance(data.get("kernel"), dict) else {}
+    if "edition" in general:
+        return general["edition"] if isinstance(general["edition"], int) else CURRENT_FORMAT
     if "backends" in general:
-        return 3
+        frameworks = [f for f in _FRAMEWORKS if f in data]
+        return 4 if "license" in general and "version" in general and len(frameworks) == 1 else 3
     kernel_tables = [k for k in kernels.values() if isinstance(k, dict)]
     if "universal" in torch or any("language" in k or "backend" not in k for k in kernel_tables):
         return 1
@@ -99,15 +109,45 @@ def _convert_v1_kernels(doc: Any) -> None:
             kernels[rocm_name] = rocm
 
 
+@dataclass(frozen=True)
+class Migration:
+    """The result of migrating one build.toml: new text, the format it was in, what the author should check."""
+
+    text: str
+    found: int
+    notes: tuple[str, ...] = ()
+
+
 def upgrade(text: str) -> tuple[str, int]:
-    """Rewrite ``build.toml`` text in the current format; returns ``(text, old format)``."""
+    """Rewrite ``build.toml`` text as edition 5; returns ``(text, format it was in)``."""
+    migration = migrate(text)
+    return migration.text, migration.found
+
+
+def migrate(text: str) -> Migration:
+    """Rewrite ``build.toml`` text as edition 5.
+
+    Comments and the order of untouched keys survive (a :mod:`tomlkit` round trip).
+    """
     doc = tomlkit.parse(text)
     found = detect_format(doc.unwrap())
     if found == CURRENT_FORMAT:
-        return text, found
+        return Migration(text, found)
+    if found > CURRENT_FORMAT:
+        raise ValueError(f"unsupported build edition {found}; upgrade kernel-builder")
     general = doc.get("general")
     if general is None:
         raise ValueError("[general] is missing")
+    if found < 3:
+        _upgrade_to_v3(doc, general, found)
+    notes: list[str] = []
+    if found < 4:
+        notes += _upgrade_v3_to_v4(doc, general)
+    _insert_after(general, "edition", CURRENT_FORMAT, after="version")
+    return Migration(tomlkit.dumps(doc), found, tuple(notes))
+
+
+def _upgrade_to_v3(doc: Any, general: Table, found: int) -> None:
     universal = False
     if found == 1:
         torch = doc.get("torch")
@@ -135,13 +175,43 @@ def upgrade(text: str) -> tuple[str, int]:
     if not backends:
         backends = ["cpu"]
     _insert_after_name(general, "backends", backends)
-    if "version" not in general:
-        _insert_after_name(general, "version", 1)
     torch = doc.get("torch")
     if universal and torch is not None and not torch.get("src"):
-        # A Python-only kernel has no [torch] section in the current format.
+        # A Python-only kernel has no [torch] section in v3.
         del doc["torch"]
-    return tomlkit.dumps(doc), found
+
+
+def _upgrade_v3_to_v4(doc: Any, general: Table) -> list[str]:
+    """v3 -> v4: a kernel name without '_', explicit version and license, an explicit ``[torch-noarch]``."""
+    notes = []
+    name = str(general.get("name", ""))
+    if "_" in name and KERNEL_NAME.fullmatch(name.replace("_", "-")):
+        general["name"] = name.replace("_", "-")
+        notes.append(f"general.name {name!r} became {general['name']!r} (edition 5 names use '-'; "
+                     "the Python module keeps its name)")
+    _insert_after_name(general, "version", 1)
+    if "license" not in general:
+        notes.append(f"general.license was not set; wrote {DEFAULT_LICENSE!r} (what builds used until now), check it")
+    _insert_after(general, "license", DEFAULT_LICENSE, after="version")
+    if not any(name in doc for name in _FRAMEWORKS):
+        doc["torch-noarch"] = tomlkit.table()
+    return notes
+
+
+def _insert_after(general: Table, key: str, value: Any, after: str) -> None:
+    """Add ``key`` right after ``after`` (or after ``name``) unless it is already there."""
+    if key in general:
+        return
+    anchor = after if after in general else "name"
+    items = list(general.items())
+    for existing, _ in items:
+        del general[existing]
+    for existing, item in items:
+        general[existing] = item
+        if existing == anchor:
+            general[key] = value
+    if key not in general:
+        general[key] = value
 
 
 def _insert_after_name(general: Table, key: str, value: Any) -> None:

@@ -19,6 +19,7 @@ from typing import Callable, Optional, Union
 from kernels._data import load_lib_json
 
 from ..config import BuildConfig, Kernel
+from ..config.capabilities import effective_cuda_capabilities, effective_rocm_archs
 
 #: Source suffixes compiled per backend beyond C/C++ (headers are listed too but not compiled).
 _METAL_SHADER = ".metal"
@@ -99,14 +100,16 @@ def _language_flags(language: str, flags: tuple[str, ...]) -> str:
 def cuda_arch_tables(kernel: Kernel | None) -> dict[str, list[str]]:
     """Per CUDA toolkit: the capabilities this kernel is compiled for there.
 
-    The kernel's ``cuda-capabilities`` (or the toolkit's defaults) intersected
-    with what the toolkit can compile.
+    The loose intersection of the kernel's ``cuda-capabilities`` with the
+    toolkit's kernel capabilities (all of those when it lists none); see
+    :mod:`kernel_builder.config.capabilities`.
     """
     toolkits = load_lib_json("cuda")["toolkits"]
+    requested = kernel.cuda_capabilities if kernel else None
     tables = {}
     for version, toolkit in toolkits.items():
-        wanted = (kernel.cuda_capabilities if kernel else None) or tuple(toolkit["default"])
-        tables[version] = [cap for cap in wanted if cap in toolkit["supported"]]
+        caps = effective_cuda_capabilities(requested, version)
+        tables[version] = [cap for cap in caps if cap.removesuffix("+PTX") in toolkit["supported"]]
     return tables
 
 
@@ -127,8 +130,8 @@ def _cuda_arch_block(kernel: Kernel | None, target: str, record: bool = True) ->
     lines.append("  endif()")
     lines.append("  if(NOT _kb_caps)")
     lines.append(
-        f'    message(FATAL_ERROR "kernel-builder: none of the CUDA capabilities of {what} '
-        'can be built with CUDA toolkit ${KB_CUDA_TOOLKIT}")'
+        f'    message(FATAL_ERROR "kernel-builder: {what}: empty set of capabilities after intersection '
+        f'with CUDA toolkit ${{KB_CUDA_TOOLKIT}} (kernel: {_cmake_list(kernel.cuda_capabilities or ()) if kernel else "default"})")'
     )
     lines.append("  endif()")
     lines.append(f"  kb_set_cuda_archs({target} \"${{_kb_caps}}\" {'ON' if record else 'OFF'})")
@@ -136,8 +139,8 @@ def _cuda_arch_block(kernel: Kernel | None, target: str, record: bool = True) ->
 
 
 def rocm_archs(kernel: Kernel) -> tuple[str, ...]:
-    """The ROCm architectures a kernel is built for (its own or the defaults)."""
-    return kernel.rocm_archs or tuple(load_lib_json("rocm")["default-archs"])
+    """The ROCm architectures a kernel is built for: its own intersected with the supported set (or all of those)."""
+    return effective_rocm_archs(kernel.rocm_archs)
 
 
 def _dependency_lines(kernel: Kernel, target: str) -> list[str]:
@@ -200,15 +203,32 @@ def _per_backend(section: str, chained: bool) -> str:
 
 
 def _stable_abi_lines(config: BuildConfig) -> str:
+    """Per backend with a ``stable-abi`` version: define only TORCH_TARGET_VERSION, refuse an older Torch."""
     assert config.torch is not None
-    if config.torch.stable_abi is None:
+    versions = {b: config.torch.stable_abi_for(b) for b in config.general.backends if b in CMAKE_BACKENDS}
+    versions = {b: v for b, v in versions.items() if v is not None}
+    if not versions:
         return ""
-    major, minor = config.torch.stable_abi.release[:2]
-    return (
-        "# Torch stable ABI: the extension and every kernel object may only use stable APIs.\n"
-        f"set(KB_STABLE_ABI_DEFINES TORCH_STABLE_ONLY TORCH_TARGET_VERSION=0x{major:02x}{minor:02x}000000000000)\n"
-        "target_compile_definitions(${OPS_NAME} PRIVATE ${KB_STABLE_ABI_DEFINES})"
-    )
+    lines = ["# Torch stable ABI ([torch] stable-abi): the backends listed build against a Torch version's",
+             "# stable API only; TORCH_TARGET_VERSION is (major << 56) | (minor << 48).",
+             'set(KB_STABLE_ABI_VERSION "")']
+    for i, (backend, version) in enumerate(versions.items()):
+        major, minor = (version.release + (0,))[:2]
+        lines.append(f'{"if" if i == 0 else "elseif"}(KERNEL_BACKEND STREQUAL "{backend}")')
+        lines.append(f'  set(KB_STABLE_ABI_VERSION "{major}.{minor}")')
+        lines.append(f"  set(KB_STABLE_ABI_TARGET 0x{(major << 56) | (minor << 48):016x})")
+    lines += [
+        "endif()",
+        "if(KB_STABLE_ABI_VERSION)",
+        "  if(Torch_VERSION VERSION_LESS KB_STABLE_ABI_VERSION)",
+        '    message(FATAL_ERROR "kernel-builder: [torch] stable-abi targets Torch ${KB_STABLE_ABI_VERSION} '
+        'for ${KERNEL_BACKEND}, but the installed Torch is ${Torch_VERSION}")',
+        "  endif()",
+        '  set(KB_STABLE_ABI_DEFINES "TORCH_TARGET_VERSION=${KB_STABLE_ABI_TARGET}")',
+        "  target_compile_definitions(${OPS_NAME} PRIVATE ${KB_STABLE_ABI_DEFINES})",
+        "endif()",
+    ]
+    return "\n".join(lines)
 
 
 def _source_root(config: BuildConfig, target_dir: Path) -> str:
@@ -235,6 +255,7 @@ def render_cmakelists(config: BuildConfig, target_dir: Path, unique_id: str) -> 
         "torch_src": " ".join(_quote(f"{source_root}/{s}") for s in config.torch.src),
         "torch_includes": " ".join(_quote(f"{source_root}/{i}") for i in config.torch.include),
         "pyext_patterns": " ".join(f'PATTERN "*.{ext}"' for ext in config.torch.pyext),
+        "torch_cxx_flags": _language_flags("CXX", config.torch.cxx_flags),
         "stable_abi": _stable_abi_lines(config),
         "functions": "\n\n".join(backend_sections(b)["functions"] for b in TEMPLATE_ORDER
                                if "functions" in backend_sections(b)),
@@ -255,10 +276,12 @@ def render_noarch_cmakelists(config: BuildConfig, target_dir: Path, unique_id: s
     """CMakeLists.txt of a Python-only kernel: installs the package and ``_ops.py``."""
     source_root = _source_root(config, target_dir)
     name = config.general.module_name
+    patterns = " ".join(f'PATTERN "*.{ext}"' for ext in config.pyext)
     return f"""\
 # Generated by kernel-builder from build.toml. Do not edit: run
 # `kernel-builder create-pyproject -f` again instead.
-# A Python-only (noarch) kernel: nothing is compiled.
+# A Python-only (noarch) kernel: nothing is compiled; _ops.py picks the
+# backend's ops namespace when it is imported.
 cmake_minimum_required(VERSION 3.26)
 project({name} LANGUAGES NONE)
 
@@ -268,10 +291,12 @@ if(NOT DEFINED KERNEL_BACKEND OR KERNEL_BACKEND STREQUAL "")
   set(KERNEL_BACKEND "{config.general.backends[0]}")
 endif()
 set(OPS_NAME "_${{KERNEL_NAME}}_${{KERNEL_BACKEND}}_{unique_id}")
+set(MODULE_NAME "{name}")
+set(UNIQUE_ID "{unique_id}")
 
 configure_file("${{CMAKE_CURRENT_SOURCE_DIR}}/cmake/_ops.py.in" "${{CMAKE_CURRENT_BINARY_DIR}}/_ops.py" @ONLY)
 install(FILES "${{CMAKE_CURRENT_BINARY_DIR}}/_ops.py" DESTINATION "${{KERNEL_NAME}}")
 install(DIRECTORY "${{KERNEL_SOURCE_DIR}}/torch-ext/${{KERNEL_NAME}}/" DESTINATION "${{KERNEL_NAME}}"
-        FILES_MATCHING PATTERN "*.py" PATTERN "*.pyi"
+        FILES_MATCHING {patterns}
         PATTERN "__pycache__" EXCLUDE PATTERN "_ops.py" EXCLUDE)
 """

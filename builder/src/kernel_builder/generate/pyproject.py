@@ -92,6 +92,11 @@ class GeneratedFile:
 
 def generated_files(config: BuildConfig, target_dir: Path, unique_id: str) -> list[GeneratedFile]:
     """The files ``create-pyproject`` writes for ``config`` into ``target_dir``."""
+    if config.framework == "tvm-ffi":
+        raise KernelBuilderError(
+            f"{config.kernel_dir / 'build.toml'}: tvm-ffi: this kernel-builder validates [tvm-ffi] projects "
+            "but cannot build them yet"
+        )
     if config.is_noarch:
         return [
             GeneratedFile("pyproject.toml", render_pyproject_toml(config)),

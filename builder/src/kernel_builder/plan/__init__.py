@@ -3,7 +3,8 @@
 The shared matrix (``lib/torch-versions.json``, read through
 :mod:`kernels.matrix`) intersected with the kernel's backends and its Torch /
 CUDA version bounds. Every bound check of the builder goes through
-:class:`VersionBounds`.
+:class:`VersionBounds`. Names come from :mod:`kernels.variants` (the one
+variant type).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Optional
 
 from kernels import matrix
 from kernels.environment import host_system
+from kernels.variants import ArchVariant, Torch, TorchStableAbi, parse_variant_or_none
 from packaging.version import Version
 
 from ..config import BuildConfig
@@ -46,8 +48,30 @@ class VersionBounds:
 
 def variants_on(config: BuildConfig, system: str) -> list[str]:
     """Sorted variant names of ``config`` on ``system`` (what its flake lists)."""
-    return matrix.variants_for(config.general.backends, system=system, noarch=config.is_noarch,
-                               **asdict(VersionBounds.of(config)))
+    names = matrix.variants_for(config.general.backends, system=system, noarch=config.is_noarch,
+                                **asdict(VersionBounds.of(config)))
+    return _with_stable_abi(config, names)
+
+
+def _with_stable_abi(config: BuildConfig, names: list[str]) -> list[str]:
+    """A stable-ABI backend builds one ``torch-stable-abi<M><m>`` variant per compute and system
+    (from any Torch at least that version) instead of one per Torch version."""
+    torch = config.torch
+    if torch is None or not torch.stable_abi_backends:
+        return names
+    result: set[str] = set()
+    for name in names:
+        variant = parse_variant_or_none(name)
+        stable = torch.stable_abi_for(variant.backend_name) if isinstance(variant, ArchVariant) else None
+        if stable is None or not isinstance(variant.framework, Torch):
+            result.add(name)
+            continue
+        major, minor = (stable.release + (0,))[:2]
+        if variant.framework.version.release[:2] < (major, minor):
+            continue  # this Torch is older than the stable ABI the backend targets
+        framework = TorchStableAbi(Version(f"{major}.{minor}"))
+        result.add(ArchVariant(framework, variant.backend, variant.python, variant.system).variant_str)
+    return sorted(result)
 
 
 def kernel_variants(config: BuildConfig, arch_only: bool = False) -> list[str]:

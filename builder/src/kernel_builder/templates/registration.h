@@ -3,10 +3,13 @@
 //
 // Helpers for registering a kernel's Torch ops under the unique namespace
 // kernel-builder passes as TORCH_EXTENSION_NAME (e.g. _relu_cuda_1a2b3c4).
+//
+// This header includes no Torch header: a binding includes the library header
+// it registers with, <torch/library.h> or (Torch stable ABI)
+// <torch/csrc/stable/library.h>, and uses the matching macros below.
 #pragma once
 
 #include <Python.h>
-#include <torch/library.h>
 
 #define KB_CONCAT_IMPL(a, b) a##b
 #define KB_CONCAT(a, b) KB_CONCAT_IMPL(a, b)
@@ -18,6 +21,9 @@
 #define TORCH_LIBRARY_EXPAND(NAME, MODULE) TORCH_LIBRARY(NAME, MODULE)
 #define TORCH_LIBRARY_IMPL_EXPAND(NAME, DEVICE, MODULE) \
   TORCH_LIBRARY_IMPL(NAME, DEVICE, MODULE)
+#define STABLE_TORCH_LIBRARY_EXPAND(NAME, MODULE) STABLE_TORCH_LIBRARY(NAME, MODULE)
+#define STABLE_TORCH_LIBRARY_IMPL_EXPAND(NAME, DEVICE, MODULE) \
+  STABLE_TORCH_LIBRARY_IMPL(NAME, DEVICE, MODULE)
 
 // The shared object is imported as a Python module (stable ABI); importing it
 // runs the static initialisers that register the ops with Torch.

@@ -53,7 +53,7 @@ def _read(stream: BinaryIO, path: Path, size: int) -> BinaryInfo:
     comment = next((s for s in sections if s.name == ".comment"), None)
 
     needed = _needed_libraries(path, dynamic, size)
-    version_names, required = _needed_versions(path, verneed, size)
+    version_names, required = _needed_versions(path, elf, stream, verneed, size)
     undefined: list[UndefinedSymbol] = []
     defined = 0
     if dynsym is not None:
@@ -80,6 +80,10 @@ def _check_headers(elf: ELFFile, path: Path, size: int) -> str:
         raise BinaryFormatError(path, f"ELF file is {what.get(e_type, f'of type {e_type}')}")
     if elf["e_shoff"] == 0 or elf.num_sections() == 0:
         raise BinaryFormatError(path, "ELF file has no section headers; cannot find its dynamic symbols")
+    entry_size = 64 if elf.elfclass == 64 else 40
+    if elf["e_shentsize"] != entry_size:
+        raise BinaryFormatError(path, f"malformed ELF file: section header size {elf['e_shentsize']} "
+                                      f"(ELF{elf.elfclass} uses {entry_size})")
     end = elf["e_shoff"] + elf.num_sections() * elf["e_shentsize"]
     if end > size:
         raise BinaryFormatError(path, f"truncated ELF file: section headers end at byte {end}, file has {size}")
@@ -98,23 +102,73 @@ def _needed_libraries(path: Path, dynamic, size: int) -> tuple[str, ...]:  # typ
     return tuple(needed)
 
 
-def _needed_versions(path: Path, verneed, size: int):  # type: ignore[no-untyped-def]
-    """Version index -> (library, version name), and library -> versions, from .gnu.version_r."""
+def _needed_versions(path: Path, elf: ELFFile, stream: BinaryIO, verneed, size: int):  # type: ignore[no-untyped-def]
+    """Version index -> (library, version name), and library -> versions, from .gnu.version_r.
+
+    Decoded here rather than by pyelftools, which trusts the section's entry
+    count: a count of 2**32-1 made it loop over one record with growing memory.
+    Every count and link is bounded by the section's size.
+    """
     version_names: dict[int, tuple[str, str]] = {}
     required: dict[str, list[str]] = {}
-    if verneed is not None:
-        _check_bounds(path, verneed, size)
-        for need, auxiliaries in verneed.iter_versions():
-            for aux in auxiliaries:
-                version_names[aux["vna_other"]] = (need.name, aux.name)
-                required.setdefault(need.name, []).append(aux.name)
+    if verneed is None:
+        return version_names, required
+    raw = _section_bytes(path, stream, verneed, size)
+    strings = _section_bytes(path, stream, _linked_section(path, elf, verneed), size)
+    endian = "<" if elf.little_endian else ">"
+    claimed = verneed["sh_info"]
+    if claimed > len(raw) // _VERNEED_SIZE:
+        raise BinaryFormatError(path, f"malformed ELF file: .gnu.version_r claims {claimed} entries, "
+                                      f"its {len(raw)} bytes hold at most {len(raw) // _VERNEED_SIZE}")
+    budget = len(raw) // _VERNEED_SIZE  # records (needs + auxiliaries) the section can hold
+    offset = 0
+    for index in range(claimed):
+        _, aux_count, file_at, aux_at, next_at = _record(path, raw, offset, endian + "HHIII", index)
+        budget -= 1 + aux_count
+        if budget < 0:
+            raise BinaryFormatError(path, f"malformed ELF file: .gnu.version_r entry {index} claims "
+                                          f"{aux_count} versions, more than the section holds")
+        library = _string(path, strings, file_at)
+        where = offset + aux_at
+        for _ in range(aux_count):
+            _, _, other, name_at, aux_next = _record(path, raw, where, endian + "IHHII", index)
+            version = _string(path, strings, name_at)
+            version_names[other] = (library, version)
+            required.setdefault(library, []).append(version)
+            where += aux_next
+        if next_at == 0:
+            break
+        offset += next_at
     return version_names, required
+
+
+_VERNEED_SIZE = 16  # Elf32/64_Verneed and _Vernaux are both 16 bytes
+
+
+def _record(path: Path, raw: bytes, offset: int, fmt: str, index: int) -> tuple[int, ...]:
+    if not 0 <= offset <= len(raw) - _VERNEED_SIZE:
+        raise BinaryFormatError(path, f"malformed ELF file: .gnu.version_r entry {index} points outside the section")
+    return struct.unpack_from(fmt, raw, offset)
+
+
+def _string(path: Path, strings: bytes, offset: int) -> str:
+    if offset >= len(strings):
+        raise BinaryFormatError(path, "malformed ELF file: a version name lies outside its string table")
+    stop = strings.find(b"\0", offset)
+    return strings[offset: stop if stop >= 0 else len(strings)].decode("utf-8", "replace")
+
+
+def _linked_section(path: Path, elf: ELFFile, section):  # type: ignore[no-untyped-def]
+    link = section["sh_link"]
+    if not 0 < link < elf.num_sections():
+        raise BinaryFormatError(path, f"malformed ELF file: section {section.name or '?'} links to section {link}")
+    return elf.get_section(link)
 
 
 def _dynamic_symbols(elf: ELFFile, path: Path, stream: BinaryIO, size: int, dynsym, versym,  # type: ignore[no-untyped-def]
                      version_names: dict[int, tuple[str, str]]) -> tuple[list[UndefinedSymbol], int]:
     """The undefined dynamic symbols (with their versions) and the number of defined ones."""
-    strtab = elf.get_section(dynsym["sh_link"])
+    strtab = _linked_section(path, elf, dynsym)
     raw = _section_bytes(path, stream, dynsym, size)
     names = _section_bytes(path, stream, strtab, size)
     if elf.elfclass == 64:

@@ -55,7 +55,7 @@ def read_macho(path: Path) -> BinaryInfo:
 
 def _need(path: Path, data: bytes, offset: int, size: int, what: str) -> None:
     if offset < 0 or size < 0 or offset + size > len(data):
-        raise BinaryFormatError(path, f"truncated Mach-O file: {what} extends past the end of the file")
+        raise BinaryFormatError(path, f"malformed or truncated Mach-O file: {what} extends past the end of the file")
 
 
 def _read_fat(path: Path, data: bytes, wide: bool) -> BinaryInfo:
@@ -96,6 +96,8 @@ def _read_thin(path: Path, data: bytes, base: int, length: int) -> BinaryInfo:
     if base + header + sizeofcmds > end:
         raise BinaryFormatError(path, "malformed Mach-O file: load commands extend past the slice")
 
+    if ncmds > sizeofcmds // 8:  # every load command takes at least 8 bytes
+        raise BinaryFormatError(path, f"malformed Mach-O file: {ncmds} load commands claimed in {sizeofcmds} bytes")
     needed: list[str] = []
     min_os: Optional[str] = None
     symtab: Optional[tuple[int, int, int, int]] = None

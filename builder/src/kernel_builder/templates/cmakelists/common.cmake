@@ -62,6 +62,17 @@ set(CMAKE_CXX_STANDARD_REQUIRED ON)
 set(CMAKE_CUDA_STANDARD ${CMAKE_CXX_STANDARD})
 set(CMAKE_POSITION_INDEPENDENT_CODE ON)
 
+# Kernels share no C++ state: without -fno-gnu-unique a static local of an
+# inline function becomes a GNU-unique symbol that the dynamic loader merges
+# across two loaded kernels. Compilers without the flag (clang) do not emit
+# such symbols.
+include(CheckCXXCompilerFlag)
+check_cxx_compiler_flag("-fno-gnu-unique" KB_HAVE_NO_GNU_UNIQUE)
+set(KB_NO_GNU_UNIQUE "")
+if(KB_HAVE_NO_GNU_UNIQUE)
+  set(KB_NO_GNU_UNIQUE "$<$<COMPILE_LANGUAGE:CXX>:-fno-gnu-unique>" "$<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-fno-gnu-unique>")
+endif()
+
 set(KB_BACKEND_DEFINE "")
 string(TOUPPER "${KERNEL_BACKEND}_KERNEL" KB_BACKEND_DEFINE)
 
@@ -70,6 +81,9 @@ Python_add_library(${OPS_NAME} MODULE USE_SABI 3.9 WITH_SOABI {{torch_src}})
 target_include_directories(${OPS_NAME} PRIVATE "${CMAKE_CURRENT_SOURCE_DIR}/torch-ext" "${KERNEL_SOURCE_DIR}/torch-ext" {{torch_includes}})
 target_compile_definitions(${OPS_NAME} PRIVATE TORCH_EXTENSION_NAME=${OPS_NAME} ${KB_BACKEND_DEFINE})
 target_link_libraries(${OPS_NAME} PRIVATE torch)
+target_compile_options(${OPS_NAME} PRIVATE ${KB_NO_GNU_UNIQUE})
+# [torch] cxx-flags: for the binding sources only (kernels have their own).
+target_compile_options(${OPS_NAME} PRIVATE {{?torch_cxx_flags}})
 if(KB_EXTRA_INCLUDES)
   target_include_directories(${OPS_NAME} SYSTEM PRIVATE ${KB_EXTRA_INCLUDES})
 endif()
@@ -95,6 +109,7 @@ function(kb_configure_object target)
   target_compile_definitions(${target} PRIVATE TORCH_EXTENSION_NAME=${OPS_NAME} ${KB_BACKEND_DEFINE} ${KB_STABLE_ABI_DEFINES})
   target_include_directories(${target} PRIVATE "${CMAKE_CURRENT_SOURCE_DIR}/torch-ext" "${KERNEL_SOURCE_DIR}/torch-ext")
   target_link_libraries(${target} PRIVATE torch)
+  target_compile_options(${target} PRIVATE ${KB_NO_GNU_UNIQUE})
   if(KB_EXTRA_INCLUDES)
     target_include_directories(${target} SYSTEM PRIVATE ${KB_EXTRA_INCLUDES})
   endif()
