@@ -20,6 +20,7 @@ from typing import Optional
 from .deps import check_python_depends
 from .environment import current_environment, variant_candidates
 from .metadata import Metadata, MetadataError
+from .selection import accepted_variants
 from .source_import import register_kernel_package, source_spec
 from .variants import is_valid_variant_name
 
@@ -66,18 +67,17 @@ def select_variant(build_dir: Path, backend: Optional[str] = None) -> Path:
     """The most preferred variant directory in ``build_dir`` that this environment accepts.
 
     ``backend`` may be ``cpu`` or the backend Torch was built for; by default
-    it is detected from Torch.
+    it is detected from Torch. The choice follows :mod:`kernels.selection_rules`.
     """
     build_dir = Path(build_dir)
     candidates = variant_candidates(backend)
-    for name in candidates:
-        path = build_dir / name
-        if path.is_dir():
-            return path
     if build_dir.is_dir():
         found = sorted(p.name for p in build_dir.iterdir() if p.is_dir() and is_valid_variant_name(p.name))
     else:
         found = []
+    accepted = accepted_variants(found, backend)
+    if accepted:
+        return build_dir / accepted[0].variant_str
     raise VariantNotFoundError(
         f"no build variant for this environment in {build_dir}: "
         f"accepted variants are {', '.join(candidates)}; "
