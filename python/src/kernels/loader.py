@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Optional
 
 from .deps import check_python_depends
+from .integrity import check_variant
 from .environment import current_environment, variant_candidates
 from .metadata import Metadata, MetadataError
 from .selection import accepted_variants
@@ -144,6 +145,7 @@ def import_variant(
             return loaded.module
 
         metadata = read_metadata(variant_dir / "metadata.json")
+        check_variant(variant_dir, metadata)
         check_python_depends(metadata, backend or metadata.backend.type)
         module = _exec_package(module_name_for(metadata, variant_dir), variant_dir)
         _loaded[variant_dir] = LoadedKernel(metadata=metadata, module=module, repo_info=repo_info)
