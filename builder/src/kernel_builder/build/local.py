@@ -137,7 +137,6 @@ def _build_variant(config: BuildConfig, backend: str, variant: str, uid: str, op
         write_metadata(staging, metadata)
         write_compat_package(staging, config.general.module_name)
         remove_bytecode(staging)
-        record_digest(staging)
         write_card(config)
         final = build_root / variant
         replace_dir(staging, final)
@@ -288,16 +287,6 @@ def variant_metadata(config: BuildConfig, backend: str, ops_name: str, archs: tu
 def write_metadata(staging: Path, metadata: Metadata) -> None:
     text = json.dumps(metadata.to_dict(), indent=2) + "\n"
     (staging / "metadata.json").write_text(text, encoding="utf-8")
-
-
-def record_digest(variant_dir: Path) -> None:
-    """Write the digest of the variant's files into its metadata.json (upstream's format; the last step of a build)."""
-    from kernels.integrity import hash_variant
-
-    path = variant_dir / "metadata.json"
-    data = json.loads(path.read_text(encoding="utf-8"))
-    data["digest"] = hash_variant(variant_dir).to_dict()
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 def remove_bytecode(root: Path) -> None:
