@@ -7,9 +7,11 @@ parts and the error summaries all derive from it.
 
 from __future__ import annotations
 
+import importlib.util
 import platform
 import sys
-from dataclasses import dataclass
+import sysconfig
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Optional
 
@@ -30,6 +32,11 @@ class Environment:
     arch: str  # x86_64, aarch64
     os: str  # linux, darwin, windows
     toolkit: Optional[Version] = None  # CUDA/ROCm/XPU version; None for unversioned backends
+    tvm_ffi_version: Optional[Version] = None  # major.minor of the installed tvm-ffi, if any
+    macos_version: Optional[Version] = None  # on macOS only
+    python_version: Version = field(default_factory=lambda: interpreter_version())
+    free_threaded: bool = field(default_factory=lambda: is_free_threaded())
+    has_mlx: bool = False
 
     @property
     def torch_tag(self) -> str:
@@ -69,6 +76,43 @@ def os_name() -> str:
     if sys.platform in ("win32", "cygwin"):
         return "windows"
     return sys.platform
+
+
+def interpreter_version() -> Version:
+    """This interpreter's ``major.minor``."""
+    return Version(f"{sys.version_info.major}.{sys.version_info.minor}")
+
+
+def is_free_threaded() -> bool:
+    """Whether this interpreter is a free-threaded (no-GIL) build, which loads abi3t but not abi3."""
+    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+
+def macos_version() -> Optional[Version]:
+    """The macOS release (``26.1``) on macOS, else None."""
+    if sys.platform != "darwin":
+        return None
+    release = platform.mac_ver()[0]
+    return Version(release) if release else None
+
+
+def tvm_ffi_version() -> Optional[Version]:
+    """``major.minor`` of the installed tvm-ffi package, or None when it is not installed."""
+    if importlib.util.find_spec("tvm_ffi") is None:
+        return None
+    from importlib import metadata
+
+    try:
+        text = metadata.version("apache-tvm-ffi")
+    except metadata.PackageNotFoundError:
+        import tvm_ffi  # type: ignore[import-not-found]
+
+        text = str(getattr(tvm_ffi, "__version__", ""))
+    try:
+        release = Version(text).release
+    except ValueError:
+        return None
+    return Version(f"{release[0]}.{release[1] if len(release) > 1 else 0}")
 
 
 def host_system() -> str:
@@ -121,6 +165,9 @@ def _resolve(backend: Optional[str]) -> Environment:
         arch=machine_arch(),
         os=os_name(),
         toolkit=found.version,
+        tvm_ffi_version=tvm_ffi_version(),
+        macos_version=macos_version(),
+        has_mlx=importlib.util.find_spec("mlx") is not None,
     )
 
 

@@ -18,8 +18,10 @@ from types import ModuleType
 from typing import Optional
 
 from .deps import check_python_depends
+from .integrity import check_variant
 from .environment import current_environment, variant_candidates
 from .metadata import Metadata, MetadataError
+from .selection import accepted_variants
 from .source_import import register_kernel_package, source_spec
 from .variants import is_valid_variant_name
 
@@ -66,22 +68,15 @@ def select_variant(build_dir: Path, backend: Optional[str] = None) -> Path:
     """The most preferred variant directory in ``build_dir`` that this environment accepts.
 
     ``backend`` may be ``cpu`` or the backend Torch was built for; by default
-    it is detected from Torch.
+    it is detected from Torch. The choice follows :mod:`kernels.selection_rules`.
     """
     build_dir = Path(build_dir)
     candidates = variant_candidates(backend)
-    for name in candidates:
-        path = build_dir / name
-        if path.is_dir():
-            return path
     if build_dir.is_dir():
         found = sorted(p.name for p in build_dir.iterdir() if p.is_dir() and is_valid_variant_name(p.name))
     else:
         found = []
-    # Torch stable ABI builds are accepted by version (at most the installed Torch's), not by exact name.
-    from .selection import VariantAccepted, decide
-
-    accepted = [d for d in decide(found, backend) if isinstance(d, VariantAccepted)]
+    accepted = accepted_variants(found, backend)
     if accepted:
         return build_dir / accepted[0].variant_str
     raise VariantNotFoundError(
@@ -150,6 +145,7 @@ def import_variant(
             return loaded.module
 
         metadata = read_metadata(variant_dir / "metadata.json")
+        check_variant(variant_dir, metadata)
         check_python_depends(metadata, backend or metadata.backend.type)
         module = _exec_package(module_name_for(metadata, variant_dir), variant_dir)
         _loaded[variant_dir] = LoadedKernel(metadata=metadata, module=module, repo_info=repo_info)

@@ -18,6 +18,7 @@ variant value is also a ``str`` equal to its name, so code that holds names
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field, fields
 from typing import Optional, Union
@@ -403,7 +404,54 @@ def required_variants() -> dict[str, dict[str, list[str]]]:
     return {k: v for k, v in data.items() if not k.startswith("_") and k != "noarch"}
 
 
+def get_variants_local(path: Union[str, "os.PathLike[str]"]) -> list[Variant]:
+    """The variants among the directories in ``path`` (names that are not variants are left out)."""
+    from pathlib import Path
+
+    try:
+        entries = [entry for entry in Path(path).iterdir() if entry.is_dir()]
+    except OSError:
+        return []
+    return sorted(v for v in (parse_variant_or_none(e.name) for e in entries) if v is not None)
+
+
+def get_variants(api: object, *, repo_id: str, revision: str) -> list[Variant]:
+    """The variants among the ``build/`` directories of a kernel repository revision (one request)."""
+    from huggingface_hub import RepoFolder
+
+    tree = api.list_repo_tree(repo_id, path_in_repo="build", revision=revision, repo_type="kernel")  # type: ignore[attr-defined]
+    names = {item.path.split("/")[-1] for item in tree if isinstance(item, RepoFolder)}
+    return sorted(v for v in (parse_variant_or_none(name) for name in names) if v is not None)
+
+
+# Upstream's names for the selection rules, which live in kernels.selection_rules (built on this module).
+_FROM_SELECTION_RULES = {"VariantAccepted": "VariantAccepted", "VariantRejected": "VariantRejected",
+                         "Decision": "Decision", "_resolve_variant_for_system": "resolve_for_system"}
+
+
+def resolve_variants(variants: list[Variant], backend: Optional[str] = None) -> tuple[list[Variant], list[object]]:
+    """The variants this environment loads (most preferred first) and one decision per variant."""
+    from .selection import system_spec
+    from .selection_rules import resolve_for_system
+    from .environment import current_environment
+
+    spec = system_spec(current_environment(backend))
+    return resolve_for_system(variants, spec.backend, spec.cpu, spec.os, spec.torch_version,  # type: ignore[return-value]
+                              spec.torch_cxx11_abi, spec.tvm_ffi_version, spec.macos_version,
+                              spec.python_version, spec.free_threaded, spec.has_mlx)
+
+
+def resolve_variant(variants: list[Variant], backend: Optional[str] = None) -> tuple[Optional[Variant], list[object]]:
+    """The most preferred variant this environment loads (None if none) and the decisions."""
+    accepted, trace = resolve_variants(variants, backend)
+    return (accepted[0] if accepted else None), trace
+
+
 def __getattr__(attribute: str) -> object:
+    if attribute in _FROM_SELECTION_RULES:
+        from . import selection_rules
+
+        return getattr(selection_rules, _FROM_SELECTION_RULES[attribute])
     if attribute == "BACKENDS":  # backends a metadata.json may name; follows the active registry
         return registry().metadata_names()
     if attribute in _FROM_ENVIRONMENT:

@@ -153,7 +153,7 @@ def _check_variant(path: Path, parsed: Variant, report: VariantReport) -> None:
         report.problems.append("missing metadata.json")
     else:
         try:
-            metadata = Metadata.load(metadata_file)
+            metadata = Metadata.load(metadata_file, strict=True)
         except MetadataError as e:
             message = str(e)
             prefix = f"{metadata_file}: "

@@ -157,17 +157,17 @@ def variant_files(target: HubTarget) -> dict[str, set[str]]:
 
 
 def judge_variants(target: HubTarget, backend: Optional[str]) -> list[Decision]:
-    """One decision per ``build/<variant>`` of ``target``: accepted ones first, most preferred leading."""
+    """One decision per ``build/<variant>`` of ``target``: accepted ones first, most preferred leading.
+
+    Directories whose names are not variant names are left out, as upstream does.
+    """
     problems = {}
-    variants = variant_files(target)
+    variants = {name: files for name, files in variant_files(target).items() if is_valid_variant_name(name)}
     for name, files in variants.items():
         missing = [f for f in ("__init__.py", "metadata.json") if f not in files]
         if missing:
             problems[name] = f"incomplete build variant: no {' and no '.join(missing)}"
-    return decide([name for name in variants if is_valid_variant_name(name)], backend, problems) + [
-        VariantRejected(name, f"{name!r} is not a build variant name")
-        for name in sorted(variants) if not is_valid_variant_name(name)
-    ]
+    return decide(list(variants), backend, problems)
 
 
 def best_variant(target: HubTarget, decisions: list[Decision], backend: Optional[str]) -> str:
