@@ -34,6 +34,24 @@ from .resolve import REPO_TYPES, HubTarget, best_variant, judge_variants, locate
 from .trust import TrustRemoteCode, check_published_revision, check_trusted_publisher
 
 
+def locate_redirected(api, target: HubTarget, offline: bool, resolve: bool = True) -> HubTarget:
+    """``target``, or the revision its ``kernel-status.toml`` redirects to (one hop, with a warning).
+
+    Only a revision without build variants is checked for a status: a moved
+    kernel leaves no builds behind, and every other load saves the request.
+    """
+    from ..status import resolve_status
+
+    if target.build_files:
+        return target
+    asked = str(target.sha or target.revision)
+    destination, revision = resolve_status(api, target.repo_id, asked)
+    if (destination, revision) == (target.repo_id, asked):
+        return target
+    validate_repo_id(destination)
+    return locate_revision(api, destination, revision, offline, resolve=resolve)
+
+
 def fetch_variant(repo_id: str, revision: str, backend: Optional[str], user_agent: Union[str, dict, None],
                   trust_remote_code: TrustRemoteCode) -> tuple[HubTarget, Path]:
     """Locate, trust-check and download the variant to load; returns it with its resolved target."""
@@ -41,7 +59,8 @@ def fetch_variant(repo_id: str, revision: str, backend: Optional[str], user_agen
     api = hub_client(user_agent, backend)
     current_environment(backend)  # Validates the backend before any request.
     ensure_cache_usable(writable=not offline)
-    target = locate_revision(api, repo_id, revision, offline)
+    target = locate_redirected(api, locate_revision(api, repo_id, revision, offline), offline)
+    repo_id, revision = target.repo_id, target.revision
     check_trusted_publisher(api, repo_id, trust_remote_code, offline)
     if trust_remote_code is not True:
         check_published_revision(api, target, revision, offline)
@@ -84,7 +103,7 @@ def get_kernel(
     target, variant_dir = fetch_variant(repo_id, rev, backend, user_agent,
                                         False if trust_remote_code is None else trust_remote_code)
     assert target.sha is not None
-    return import_variant(variant_dir, RepoInfo(repo_id=repo_id, revision=target.sha),
+    return import_variant(variant_dir, RepoInfo(repo_id=target.repo_id, revision=target.sha),
                           backend=current_environment(backend).backend)
 
 
@@ -110,8 +129,10 @@ def get_kernel_variants(
     validate_repo_id(repo_id)
     rev = require_revision(repo_id, revision, version)
     current_environment(backend)
+    api = hub_client(user_agent, backend)
     # Only the file list matters here, so a branch or tag is listed without resolving its sha first.
-    target = locate_revision(hub_client(user_agent, backend), repo_id, rev, is_offline(), resolve=False)
+    target = locate_redirected(api, locate_revision(api, repo_id, rev, is_offline(), resolve=False),
+                               is_offline(), resolve=False)
     return judge_variants(target, backend)
 
 
