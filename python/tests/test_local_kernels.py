@@ -103,7 +103,8 @@ def test_version_must_be_a_non_negative_int(version: object) -> None:
 
 def test_hub_repositories_need_version_or_revision() -> None:
     for call in (kernels.get_kernel, kernels.has_kernel):
-        with pytest.raises(ValueError, match="^loading 'kernels-test/fake' from the Hub needs a 'version' or a 'revision'$"):
+        with pytest.raises(ValueError, match="^A kernel version or revision must be specified: "
+                           "loading 'kernels-test/fake' from the Hub needs a 'version' or a 'revision'$"):
             call("kernels-test/fake")
 
 

@@ -70,5 +70,6 @@ def check_revision_args(revision: Optional[str], version: Optional[int]) -> None
 def require_revision(repo_id: str, revision: Optional[str], version: Optional[int]) -> str:
     """The revision to load: ``revision``, or the branch ``v<version>``."""
     if revision is None and version is None:
-        raise ValueError(f"loading {repo_id!r} from the Hub needs a 'version' or a 'revision'")
+        raise ValueError(f"A kernel version or revision must be specified: loading {repo_id!r} from the Hub "
+                         "needs a 'version' or a 'revision'")
     return revision if revision is not None else f"v{version}"
