@@ -6,8 +6,8 @@ from typing import Any, Optional
 
 import click
 
-from . import __version__
-from .variants import BACKENDS
+from .. import __version__
+from ..variants import BACKENDS
 
 
 class _Group(click.Group):
@@ -34,7 +34,7 @@ def main() -> None:
 @click.option("--backend", type=click.Choice(BACKENDS), help="Backend to resolve for (default: Torch's).")
 def current_variant_command(backend: Optional[str]) -> None:
     """Print this environment's build variant and the variants it accepts."""
-    from .variants import current_variant, variant_candidates
+    from ..variants import current_variant, variant_candidates
 
     click.echo(current_variant(backend))
     click.echo("Accepted variants, most preferred first:")
@@ -48,8 +48,8 @@ def current_variant_command(backend: Optional[str]) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Also say why each incompatible variant is rejected.")
 def versions_command(repo_id: str, backend: Optional[str], verbose: bool) -> None:
     """List the versions of a Hub kernel and mark the variants this environment can load."""
-    from .hub import list_kernel_versions
-    from .selection import VariantAccepted
+    from ..hub import list_kernel_versions
+    from ..selection import VariantAccepted
 
     versions = list_kernel_versions(repo_id, backend)
     if not versions:
@@ -90,7 +90,7 @@ def benchmark_command(target: str, version: Optional[int], branch: Optional[str]
     repository id with a revision: --version N, --branch B, ORG/NAME@vN or
     ORG/NAME@BRANCH.
     """
-    from .benchmark import run_benchmark
+    from ..benchmark import run_benchmark
 
     run_benchmark(target, version=version, branch=branch, warmup=warmup, iterations=iterations,
                   output=output, progress=progress, trust_remote_code=trust_remote_code)
@@ -103,7 +103,7 @@ def benchmark_command(target: str, version: Optional[int], branch: Optional[str]
 @click.pass_context
 def check_command(ctx: click.Context, repo_id: str, version: int) -> None:
     """Check that a kernel published on the Hub is compliant (repository type, variants, metadata)."""
-    from .check import check_repo, format_check
+    from ..check import check_repo, format_check
 
     report = check_repo(repo_id, version)
     for line in format_check(report):
@@ -115,7 +115,7 @@ def check_command(ctx: click.Context, repo_id: str, version: int) -> None:
 @click.argument("project_dir", type=click.Path(file_okay=False, path_type=str))
 def lock_command(project_dir: str) -> None:
     """Pin the project's [tool.kernels.dependencies] to commits in PROJECT_DIR/kernels.lock."""
-    from .locking import lock_project
+    from ..locking import lock_project
 
     path, locks = lock_project(project_dir)
     for lock in locks:
@@ -129,7 +129,7 @@ def lock_command(project_dir: str) -> None:
 @click.option("--backend", type=click.Choice(BACKENDS), help="Backend to pick the variant for (default: Torch's).")
 def download_command(project_dir: str, all_variants: bool, backend: Optional[str]) -> None:
     """Download the kernels locked in PROJECT_DIR/kernels.lock and verify their hashes."""
-    from .locking import download_project
+    from ..locking import download_project
 
     for repo_id, sha, variants in download_project(project_dir, all_variants=all_variants, backend=backend):
         click.echo(f"Downloaded {repo_id}@{sha}: {', '.join(variants)} (hash verified)")
