@@ -364,3 +364,15 @@ def parse_backend(parts: list[str], *, legacy: bool = True) -> Backend:
     if len(parts) != 1:
         raise ValueError(f"backend {spec.name} takes no version, got {parts!r}")
     return backend_value(spec.name, legacy=False)
+
+
+def _get_torch_privateuse_backend_name() -> Optional[str]:
+    """The name Torch gives its ``privateuse1`` device (``npu`` with torch_npu), or None.
+
+    Upstream's module has this helper and code (its test suite's conftest among
+    them) imports it from here to detect out-of-tree devices such as Ascend NPUs.
+    """
+    import torch
+
+    getter = getattr(torch._C, "_get_privateuse1_backend_name", None)
+    return getter() if getter is not None else None
