@@ -220,7 +220,8 @@ def test_bad_input_is_one_clear_error(published_relu, hub_server, hub_env) -> No
     assert results[2][1].startswith(f"{RELU} has no revision 'no-such-branch' (branch, tag or commit sha)")
     assert results[3][:2] == ["ValueError", "A kernel version or revision must be specified: "
                               f"loading '{RELU}' from the Hub needs a 'version' or a 'revision'"]
-    assert results[4][:2] == ["ValueError", "pass either 'revision' or 'version', not both"]
+    assert results[4][:2] == ["ValueError", "Only one of `revision` or `version` must be specified: "
+                              "pass either 'revision' or 'version', not both"]
     assert results[5][0] == "VariantNotFoundError"
     message = results[5][1]
     assert message.startswith("kernels-test/cuda-only@v1 has no build variant for this environment (Torch 2.13")
