@@ -7,9 +7,13 @@ client lives in :mod:`kernels.hub.client` and :class:`RepoInfo` in
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Optional, Union
 
 from .loader import RepoInfo
+
+#: Upstream code configures logging per module name; this one is kept for it.
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # pragma: no cover
     from huggingface_hub import HfApi

@@ -9,7 +9,11 @@ works as upstream's tests do.
 
 from __future__ import annotations
 
+import logging
 from .loader import LoadedKernel, get_loaded_kernels, import_variant
 from .loader import loaded_registry as _loaded_kernels
+
+#: Upstream code configures logging per module name; this one is kept for it.
+logger = logging.getLogger(__name__)
 
 __all__ = ["LoadedKernel", "_loaded_kernels", "get_loaded_kernels", "import_variant"]
