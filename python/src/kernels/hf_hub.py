@@ -8,6 +8,7 @@ client lives in :mod:`kernels.hub.client` and :class:`RepoInfo` in
 from __future__ import annotations
 
 import logging
+
 from typing import TYPE_CHECKING, Optional, Union
 
 from .loader import RepoInfo

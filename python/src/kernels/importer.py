@@ -10,6 +10,7 @@ works as upstream's tests do.
 from __future__ import annotations
 
 import logging
+
 from .loader import LoadedKernel, get_loaded_kernels, import_variant
 from .loader import loaded_registry as _loaded_kernels
 
