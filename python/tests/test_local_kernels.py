@@ -91,7 +91,8 @@ def test_malformed_local_kernels_fails_get_kernel(monkeypatch: pytest.MonkeyPatc
 def test_version_and_revision_are_exclusive(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("LOCAL_KERNELS", f"kernels-test/fake={tmp_path}")
     for call in (kernels.get_kernel, kernels.has_kernel):
-        with pytest.raises(ValueError, match="^pass either 'revision' or 'version', not both$"):
+        with pytest.raises(ValueError, match="^Only one of `revision` or `version` must be specified: "
+                           "pass either 'revision' or 'version', not both$"):
             call("kernels-test/fake", revision="main", version=1)
 
 
@@ -103,7 +104,8 @@ def test_version_must_be_a_non_negative_int(version: object) -> None:
 
 def test_hub_repositories_need_version_or_revision() -> None:
     for call in (kernels.get_kernel, kernels.has_kernel):
-        with pytest.raises(ValueError, match="^loading 'kernels-test/fake' from the Hub needs a 'version' or a 'revision'$"):
+        with pytest.raises(ValueError, match="^A kernel version or revision must be specified: "
+                           "loading 'kernels-test/fake' from the Hub needs a 'version' or a 'revision'$"):
             call("kernels-test/fake")
 
 

@@ -48,17 +48,28 @@ except _importlib_metadata.PackageNotFoundError:  # Running from a source checko
 
 
 
-def __getattr__(name: str):
-    # The not-found errors subclass huggingface_hub's: imported on first use so that
-    # `import kernels` does not import huggingface_hub.
-    if name in ("KernelNotFoundError", "KernelRevisionNotFoundError"):
-        from .hub import notfound
+#: Public names imported on first use, so that ``import kernels`` stays cheap.
+_LAZY = {
+    "Benchmark": "kernels.benchmark",
+    "get_kernel_dep": "kernels.kernel_deps",
+    "install_kernel": "kernels.install",
+    # The not-found errors subclass huggingface_hub's: `import kernels` does not import huggingface_hub.
+    "KernelNotFoundError": "kernels.hub.notfound",
+    "KernelRevisionNotFoundError": "kernels.hub.notfound",
+}
 
-        return getattr(notfound, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
 
 
 __all__ = [
+    "Benchmark",
     "CUDAProperties",
     "Decision",
     "Device",
@@ -84,12 +95,14 @@ __all__ = [
     "VariantRejected",
     "__version__",
     "get_kernel",
+    "get_kernel_dep",
     "get_kernel_variants",
     "get_kernelized_layers",
     "get_loaded_kernels",
     "get_local_kernel",
     "get_locked_kernel",
     "has_kernel",
+    "install_kernel",
     "kernelize",
     "load_kernel",
     "register_kernel_mapping",

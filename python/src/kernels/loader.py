@@ -19,6 +19,7 @@ from typing import Optional
 
 from .deps import check_python_depends
 from .integrity import check_variant
+from .kernel_deps import use_kernel_deps
 from .environment import current_environment, variant_candidates
 from .metadata import Metadata, MetadataError
 from .selection import accepted_variants
@@ -50,9 +51,21 @@ class LoadedKernel:
     module: ModuleType
     repo_info: Optional[RepoInfo] = None
 
+    @property
+    def package_name(self) -> str:
+        """The kernel's Python package name (its ``name`` with ``-`` as ``_``)."""
+        return self.metadata.python_module_name
+
+    @property
+    def repo_infos(self) -> tuple[RepoInfo, ...]:
+        """Every Hub origin known for this kernel (empty for a local load)."""
+        return () if self.repo_info is None else (self.repo_info,)
+
 
 _lock = threading.RLock()
 _loaded: dict[Path, LoadedKernel] = {}
+#: The registry itself (variant directory -> :class:`LoadedKernel`); upstream's ``importer._loaded_kernels``.
+loaded_registry = _loaded
 
 
 def get_loaded_kernels() -> list[LoadedKernel]:
@@ -147,7 +160,9 @@ def import_variant(
         metadata = read_metadata(variant_dir / "metadata.json")
         check_variant(variant_dir, metadata)
         check_python_depends(metadata, backend or metadata.backend.type)
-        module = _exec_package(module_name_for(metadata, variant_dir), variant_dir)
+        # The loader does not load kernel dependencies yet: the kernel sees an empty set of them.
+        with use_kernel_deps({}):
+            module = _exec_package(module_name_for(metadata, variant_dir), variant_dir)
         _loaded[variant_dir] = LoadedKernel(metadata=metadata, module=module, repo_info=repo_info)
         return module
 
@@ -172,7 +187,15 @@ def find_local_variant(repo_path: Path, backend: Optional[str] = None) -> Path:
     return select_variant(build_dir if build_dir.is_dir() else repo_path, backend)
 
 
-def get_local_kernel(repo_path: Path, backend: Optional[str] = None) -> ModuleType:
-    """Import a kernel from a local project, ``build/`` or variant directory."""
+def get_local_kernel(repo_path: Path, backend: Optional[str] = None, *, trust_remote_code: object = False,
+                     user_agent: object = None, check_arch: bool = True) -> ModuleType:
+    """Import a kernel from a local project, ``build/`` or variant directory.
+
+    ``trust_remote_code``, ``user_agent`` and ``check_arch`` are accepted as
+    upstream's signature has them: a local path is the user's own choice, so
+    no publisher is checked and nothing is requested.
+    """
+    if not isinstance(trust_remote_code, (bool, list, tuple)):
+        raise TypeError(f"trust_remote_code must be True, False or a list of strings, got {trust_remote_code!r}")
     variant_dir = find_local_variant(repo_path, backend)
     return import_variant(variant_dir, backend=current_environment(backend).backend)

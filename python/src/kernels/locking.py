@@ -442,7 +442,7 @@ def load_locked(lock: KernelLock, backend: Optional[str], offline: bool, pre_dow
 
 
 def load_kernel(repo_id: str, lockfile: Optional[Union[str, Path]] = None,
-                backend: Optional[str] = None) -> ModuleType:
+                backend: Optional[str] = None, *, check_arch: bool = True) -> ModuleType:
     """Import a locked kernel that ``kernels download`` put in the cache; never contacts the Hub.
 
     The lock is read from ``lockfile`` or else from the ``kernels.lock`` in the
@@ -453,11 +453,18 @@ def load_kernel(repo_id: str, lockfile: Optional[Union[str, Path]] = None,
     return load_locked(_find_lock(repo_id, lockfile), backend, offline=True, pre_downloaded=True)
 
 
-def get_locked_kernel(repo_id: str, local_files_only: bool = False) -> ModuleType:
-    """Import ``repo_id`` at the commit locked in the caller's package metadata, downloading it if needed."""
+def get_locked_kernel(repo_id: str, local_files_only: bool = False, *, lockfile: Optional[Union[str, Path]] = None,
+                      trust_remote_code: Union[bool, list] = False, user_agent: Union[str, dict, None] = None,
+                      check_arch: bool = True) -> ModuleType:
+    """Import ``repo_id`` at the commit locked in ``lockfile`` (default: the caller's package metadata).
+
+    Downloads it if needed. The lock names the exact commit and its hashes, so
+    the lock's author already chose what runs: ``trust_remote_code``,
+    ``user_agent`` and ``check_arch`` are accepted as upstream's signature has them.
+    """
     from .hub import is_offline
 
-    lock = _find_lock(repo_id, None)
+    lock = _find_lock(repo_id, lockfile)
     return load_locked(lock, None, offline=local_files_only or is_offline(), pre_downloaded=False)
 
 

@@ -99,6 +99,16 @@ def install_request_timeouts() -> None:
     huggingface_hub.set_client_factory(_with_bounded_timeouts(current))
 
 
+def platform_tag() -> str:
+    """``<cpu>-<os>`` of this machine as the user agent reports it (``x86_64-linux``, ``aarch64-darwin``)."""
+    cpu, system = platform.machine(), platform.system().lower()
+    if system == "darwin" and cpu == "arm64":
+        cpu = "aarch64"
+    elif system == "windows" and cpu.upper() == "AMD64":
+        cpu = "x86_64"
+    return f"{cpu}-{system}"
+
+
 def _environment_parts(backend: Optional[str]) -> list[str]:
     from .. import __version__
     from ..variants import current_environment
@@ -107,9 +117,10 @@ def _environment_parts(backend: Optional[str]) -> list[str]:
     try:
         env = current_environment(backend)
         compute = getattr(env, "compute", env.backend)
-        parts += [f"backend/{compute}", f"platform/{env.arch}-{env.os}"]
+        parts.append(f"backend/{compute}")
     except (ImportError, ValueError):
-        parts.append(f"platform/{platform.machine().lower()}-{sys.platform}")
+        pass  # No Torch (or an unknown backend): no backend to report.
+    parts.append(f"platform/{platform_tag()}")
     parts.append("file_type/kernel")
     torch = sys.modules.get("torch")
     if torch is not None:

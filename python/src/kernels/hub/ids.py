@@ -60,7 +60,8 @@ def validate_revision(revision: Any) -> str:
 def check_revision_args(revision: Optional[str], version: Optional[int]) -> None:
     """``revision`` and ``version`` select what to load: at most one, each well-formed."""
     if revision is not None and version is not None:
-        raise ValueError("pass either 'revision' or 'version', not both")
+        raise ValueError("Only one of `revision` or `version` must be specified: "
+                         "pass either 'revision' or 'version', not both")
     if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 0):
         raise ValueError(f"'version' must be a non-negative integer, got {version!r}")
     if revision is not None:
@@ -70,5 +71,6 @@ def check_revision_args(revision: Optional[str], version: Optional[int]) -> None
 def require_revision(repo_id: str, revision: Optional[str], version: Optional[int]) -> str:
     """The revision to load: ``revision``, or the branch ``v<version>``."""
     if revision is None and version is None:
-        raise ValueError(f"loading {repo_id!r} from the Hub needs a 'version' or a 'revision'")
+        raise ValueError(f"A kernel version or revision must be specified: loading {repo_id!r} from the Hub "
+                         "needs a 'version' or a 'revision'")
     return revision if revision is not None else f"v{version}"

@@ -31,19 +31,41 @@ from .client import hub_client, is_offline, network_errors, request_failed
 from .errors import KernelDownloadError, KernelNotCachedError
 from .ids import check_revision_args, require_revision, validate_repo_id, version_of_branch
 from .resolve import REPO_TYPES, HubTarget, best_variant, judge_variants, locate_revision
-from .trust import TrustRemoteCode, check_published_revision, check_trusted_publisher
+from .trust import TrustRemoteCode, check_published_revision, check_trusted_publisher, is_allow_listed
+
+
+def locate_redirected(api, target: HubTarget, offline: bool, resolve: bool = True) -> HubTarget:
+    """``target``, or the revision its ``kernel-status.toml`` redirects to (one hop, with a warning).
+
+    Only a revision without build variants is checked for a status: a moved
+    kernel leaves no builds behind, and every other load saves the request.
+    """
+    from ..status import resolve_status
+
+    if target.build_files:
+        return target
+    asked = str(target.sha or target.revision)
+    destination, revision = resolve_status(api, target.repo_id, asked)
+    if (destination, revision) == (target.repo_id, asked):
+        return target
+    validate_repo_id(destination)
+    return locate_revision(api, destination, revision, offline, resolve=resolve)
 
 
 def fetch_variant(repo_id: str, revision: str, backend: Optional[str], user_agent: Union[str, dict, None],
-                  trust_remote_code: TrustRemoteCode) -> tuple[HubTarget, Path]:
-    """Locate, trust-check and download the variant to load; returns it with its resolved target."""
-    offline = is_offline()
+                  trust_remote_code: TrustRemoteCode, offline: Optional[bool] = None) -> tuple[HubTarget, Path]:
+    """Locate, trust-check and download the variant to load; returns it with its resolved target.
+
+    ``offline`` (default: ``HF_HUB_OFFLINE``) uses the cache only, as ``local_files_only`` does.
+    """
+    offline = is_offline() if offline is None else offline or is_offline()
     api = hub_client(user_agent, backend)
     current_environment(backend)  # Validates the backend before any request.
     ensure_cache_usable(writable=not offline)
-    target = locate_revision(api, repo_id, revision, offline)
+    target = locate_redirected(api, locate_revision(api, repo_id, revision, offline), offline)
+    repo_id, revision = target.repo_id, target.revision
     check_trusted_publisher(api, repo_id, trust_remote_code, offline)
-    if trust_remote_code is not True:
+    if not is_allow_listed(repo_id, trust_remote_code):
         check_published_revision(api, target, revision, offline)
     for _ in range(3):
         variant = best_variant(target, judge_variants(target, backend), backend)
@@ -66,6 +88,7 @@ def get_kernel(
     backend: Optional[str] = None,
     user_agent: Union[str, dict, None] = None,
     trust_remote_code: Union[bool, list[str]] = False,
+    check_arch: bool = True,
 ) -> ModuleType:
     """Load the kernel in ``repo_id`` for this environment.
 
@@ -73,7 +96,9 @@ def get_kernel(
     branch) and ``revision`` (a branch, tag or commit sha) selects what to
     load from the Hub. ``backend`` may be ``cpu`` or the backend Torch was
     built for. Kernels from publishers that the Hub does not mark as trusted
-    need ``trust_remote_code=True``.
+    need ``trust_remote_code=True``, or a list of repository ids naming them.
+    ``check_arch`` is accepted as upstream does; variant choice here never
+    refuses a build for the device's compute capability, so it changes nothing.
     """
     check_revision_args(revision, version)
     local_path = local_kernel_path(repo_id)
@@ -84,7 +109,7 @@ def get_kernel(
     target, variant_dir = fetch_variant(repo_id, rev, backend, user_agent,
                                         False if trust_remote_code is None else trust_remote_code)
     assert target.sha is not None
-    return import_variant(variant_dir, RepoInfo(repo_id=repo_id, revision=target.sha),
+    return import_variant(variant_dir, RepoInfo(repo_id=target.repo_id, revision=target.sha),
                           backend=current_environment(backend).backend)
 
 
@@ -110,8 +135,10 @@ def get_kernel_variants(
     validate_repo_id(repo_id)
     rev = require_revision(repo_id, revision, version)
     current_environment(backend)
+    api = hub_client(user_agent, backend)
     # Only the file list matters here, so a branch or tag is listed without resolving its sha first.
-    target = locate_revision(hub_client(user_agent, backend), repo_id, rev, is_offline(), resolve=False)
+    target = locate_redirected(api, locate_revision(api, repo_id, rev, is_offline(), resolve=False),
+                               is_offline(), resolve=False)
     return judge_variants(target, backend)
 
 
@@ -121,11 +148,16 @@ def has_kernel(
     version: Optional[int] = None,
     backend: Optional[str] = None,
     user_agent: Union[str, dict, None] = None,
+    *,
+    trust_remote_code: Union[bool, list[str]] = False,
+    check_arch: bool = True,
 ) -> bool:
     """Whether ``repo_id`` has a build variant this environment can load.
 
     A repository, version or revision that does not exist has no kernel
-    either (``False``); invalid arguments still raise.
+    either (``False``); invalid arguments still raise, and so does a kernel
+    :func:`get_kernel` would refuse to load (an untrusted publisher), with
+    the same error. ``check_arch`` as for :func:`get_kernel`.
     """
     from .notfound import KernelNotFoundError, KernelRevisionNotFoundError
 
@@ -137,11 +169,15 @@ def has_kernel(
         except (FileNotFoundError, VariantNotFoundError):
             return False
         return True
+    is_allow_listed(repo_id, trust_remote_code)  # Validates the argument before any request.
     try:
         decisions = get_kernel_variants(repo_id, revision, version, backend, user_agent)
     except (KernelNotFoundError, KernelRevisionNotFoundError, KernelNotCachedError):
         return False
-    return any(isinstance(d, VariantAccepted) for d in decisions)
+    if not any(isinstance(d, VariantAccepted) for d in decisions):
+        return False
+    check_trusted_publisher(hub_client(user_agent, backend), repo_id, trust_remote_code, is_offline())
+    return True
 
 
 @dataclass(frozen=True)

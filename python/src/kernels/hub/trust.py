@@ -12,10 +12,10 @@ publisher answer is remembered per endpoint for :data:`TRUST_TTL_SECONDS`
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 import time
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Union
 
@@ -28,6 +28,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from huggingface_hub import HfApi
 
     from .resolve import HubTarget
+
+logger = logging.getLogger(__name__)
 
 #: How long a positive publisher-trust answer from the Hub is reused without asking again.
 TRUST_TTL_SECONDS = 24 * 60 * 60
@@ -76,16 +78,18 @@ def _remember_trust(endpoint: str, org: str) -> None:
     _write_record(trust_file(), data)
 
 
-def _checked_trust_argument(trust_remote_code: TrustRemoteCode) -> None:
+def is_allow_listed(repo_id: str, trust_remote_code: TrustRemoteCode) -> bool:
+    """Whether the caller trusts ``repo_id`` itself: ``True``, or a list of repository ids naming it."""
+    if trust_remote_code is True:
+        return True
     if isinstance(trust_remote_code, (list, tuple)):
-        warnings.warn(
-            "trust_remote_code as a list of signing identities is not supported yet; "
-            "falling back to the trusted-publisher check",
-            UserWarning,
-            stacklevel=4,
-        )
-    elif trust_remote_code is not False:
+        bad = [entry for entry in trust_remote_code if not isinstance(entry, str)]
+        if bad:
+            raise TypeError(f"trust_remote_code must be True, False or a list of repository ids, got {bad[0]!r} in it")
+        return repo_id in trust_remote_code
+    if trust_remote_code is not False:
         raise TypeError(f"trust_remote_code must be True, False or a list of strings, got {trust_remote_code!r}")
+    return False
 
 
 def _recorded_trust(endpoint: str, org: str, offline: bool) -> bool:
@@ -98,22 +102,23 @@ def check_trusted_publisher(api: "HfApi", repo_id: str, trust_remote_code: Trust
                             offline: bool = False) -> None:
     """Raise :class:`UntrustedPublisherError` unless the publisher of ``repo_id`` may be loaded.
 
-    ``trust_remote_code=True`` allows any publisher. Otherwise the Hub's
-    organization overview must carry ``trustedKernelPublisher: true``. A list
-    is reserved for signing identities: for now it warns and falls back to
-    the publisher check.
+    ``trust_remote_code=True`` allows any publisher, and a list of repository
+    ids allows those repositories (an allow-list, as upstream ``kernels``
+    reads it). Otherwise the Hub's organization overview must carry
+    ``trustedKernelPublisher: true``. Offline, a publisher with no recorded
+    answer is let through with a warning, as upstream does: only cached
+    kernels load offline, and they were trust-checked when downloaded.
     """
-    if trust_remote_code is True:
+    if is_allow_listed(repo_id, trust_remote_code):
         return
-    _checked_trust_argument(trust_remote_code)
     org = repo_id.split("/", 1)[0]
     if _recorded_trust(api.endpoint, org, offline):
         return
     if offline:
-        raise UntrustedPublisherError(
-            f"cannot check whether {org!r} (publisher of {repo_id}) is a trusted kernel publisher while "
-            f"HF_HUB_OFFLINE is set; {_HOW}"
-        )
+        message = (f"Skipping publisher trust check for '{repo_id}' because Hugging Face Hub is in offline mode "
+                   "(nothing can be downloaded, so only a kernel already in the cache loads)")
+        logger.warning(message)
+        return
     from huggingface_hub.errors import HfHubHTTPError
 
     try:
