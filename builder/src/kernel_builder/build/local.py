@@ -36,6 +36,7 @@ from filelock import FileLock, Timeout
 
 from kernels.metadata import Backend, Metadata
 from kernels.environment import Environment
+from kernels.backends import registry
 from kernels.variants import ArchVariant, TorchStableAbi, build_variant_name, current_environment, noarch_variant
 from packaging.version import Version
 
@@ -125,7 +126,7 @@ def _variant_name(config: BuildConfig, backend: str, env: Environment) -> str:
 
 def built_archs(info: dict, backend: str) -> tuple[str, ...]:
     """The GPU architectures a CMake build recorded in kernel-build-info.json (for metadata.json)."""
-    return tuple(info.get("archs", ())) if backend in ("cuda", "rocm") else ()
+    return tuple(info.get("archs", ())) if registry().get(backend).archs else ()
 
 
 def _cuda_version(backend: str) -> Optional[str]:

@@ -14,10 +14,8 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from .binary import BinaryInfo, Violation
-from .policies import ManylinuxPolicy, is_kernel_library, is_numeric_version, policies_in_order, version_key
+from .policies import ManylinuxPolicy, is_kernel_library, kernel_library_groups, is_numeric_version, policies_in_order, version_key
 
-#: Groups of lib/kernel-libraries.json allowed on Linux besides the policy's libraries.
-LINUX_LIBRARY_GROUPS = ("loader", "torch", "cuda", "rocm", "xpu")
 #: The families that come with the compiler toolchain (glibc, libstdc++, libgcc).
 TOOLCHAIN_FAMILIES = ("GLIBC", "GLIBCXX", "CXXABI", "GCC")
 
@@ -69,7 +67,7 @@ def check_manylinux(info: BinaryInfo, policy: ManylinuxPolicy) -> ManylinuxResul
         result.satisfied_by = _oldest_policy(info)
 
     for library in info.needed:
-        if library in policy.libraries or is_kernel_library(library, LINUX_LIBRARY_GROUPS):
+        if library in policy.libraries or is_kernel_library(library, kernel_library_groups("linux")):
             continue
         result.violations.append(
             Violation(check, library, "linked library",

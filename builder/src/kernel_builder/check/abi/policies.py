@@ -112,6 +112,11 @@ def kernel_library_patterns() -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in data.items() if not k.startswith("_")}
 
 
+def kernel_library_groups(platform: str) -> tuple[str, ...]:
+    """The groups of lib/kernel-libraries.json a kernel may link on ``platform`` ("linux", "macos")."""
+    return tuple(load_lib_json("kernel-libraries")["_groups"][platform])
+
+
 def is_kernel_library(name: str, groups: tuple[str, ...]) -> bool:
     """Whether library file name ``name`` matches one of the ``groups`` in lib/kernel-libraries.json."""
     patterns = kernel_library_patterns()

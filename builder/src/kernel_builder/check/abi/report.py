@@ -24,6 +24,7 @@ from .binary import BinaryFormatError, BinaryInfo, Violation, read_binary
 from .manylinux import TOOLCHAIN_FAMILIES, check_manylinux, split_version
 from .policies import (
     is_kernel_library,
+    kernel_library_groups,
     manylinux_policy,
     parse_version_option,
     python_stable_abi,
@@ -37,7 +38,6 @@ from .torch_abi import check_torch_stable_abi
 LIBRARY_NAME = re.compile(r"\.(so(\.\d+)*|dylib)$")
 #: Where built variants live in a kernel project.
 BUILD_DIRS = ("build", "result")
-_MACOS_GROUPS = ("torch", "macos")
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ def _check_macos(info: BinaryInfo, target: str) -> list[Violation]:
         violations.append(Violation(check, "deployment target", f"macOS {info.min_os}", f"at most macOS {target}"))
     for library in info.needed:
         name = library.rsplit("/", 1)[-1]
-        if library.startswith(("/usr/lib/", "/System/Library/")) or is_kernel_library(name, _MACOS_GROUPS):
+        if library.startswith(("/usr/lib/", "/System/Library/")) or is_kernel_library(name, kernel_library_groups("macos")):
             continue
         violations.append(Violation(check, library, "linked library",
                                     "a macOS system library or framework, or Torch"))
