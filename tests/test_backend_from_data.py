@@ -2,7 +2,8 @@
 
 The ``lib_with_new_backend`` fixture writes a copy of ``lib/`` whose
 ``backends.json`` has one more backend (``vulkan``, tag ``vk<major><minor>``)
-and whose ``torch-versions.json`` has one build for it, and activates it with
+whose ``torch-versions.json`` has one build for it and whose ``dependencies.json`` lets its kernels
+depend on Torch, and activates it with
 :func:`kernels._data.use_lib_dir`. Tests of the builder side (config, init,
 list-variants) belong here too: request the fixture and drive the builder as
 usual; it reads the same registry.
@@ -44,6 +45,9 @@ def lib_with_new_backend(tmp_path: Path) -> Iterator[Path]:
     versions = json.loads((copy / "torch-versions.json").read_text())
     versions["builds"].append(NEW_BUILD)
     (copy / "torch-versions.json").write_text(json.dumps(versions))
+    dependencies = json.loads((copy / "dependencies.json").read_text())
+    dependencies["torch"]["backends"].append(NEW_BACKEND)  # its kernels bind to Torch
+    (copy / "dependencies.json").write_text(json.dumps(dependencies))
     with use_lib_dir(copy):
         yield copy
 
@@ -90,3 +94,74 @@ def test_outside_the_block_the_backend_is_unknown(lib_with_new_backend: Path) ->
         with pytest.raises(ValueError):
             parse_variant("torch213-cxx11-vk14-x86_64-linux")
     assert NEW_BACKEND in registry()
+
+
+# --- the builder side: config, list-variants, init; and kernel mappings --------------------------------
+
+NEW_BUILD_TOML = f"""\
+[general]
+name = "vk-relu"
+version = 1
+edition = 5
+license = "Apache-2.0"
+backends = ["{NEW_BACKEND}"]
+
+[torch]
+src = ["torch-ext/torch_binding.cpp"]
+
+[kernel.relu_{NEW_BACKEND}]
+backend = "{NEW_BACKEND}"
+depends = ["torch"]
+src = ["relu_{NEW_BACKEND}/relu.cpp"]
+"""
+
+
+def _new_backend_project(root: Path) -> Path:
+    project = root / "vk-relu"
+    for rel in ("torch-ext/torch_binding.cpp", f"relu_{NEW_BACKEND}/relu.cpp", "torch-ext/vk_relu/__init__.py"):
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel).write_text("// empty\n" if rel.endswith(".cpp") else "")
+    (project / "build.toml").write_text(NEW_BUILD_TOML)
+    return project
+
+
+def _kernel_builder(*args: str):
+    from click.testing import CliRunner
+
+    from kernel_builder.cli import main
+
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_config_accepts_it_in_general_and_kernel_sections(lib_with_new_backend: Path, tmp_path: Path) -> None:
+    from kernel_builder.config import load_config
+
+    project = _new_backend_project(tmp_path)
+    config = load_config(project)
+    assert config.general.backends == (NEW_BACKEND,)
+    assert [k.backend for k in config.kernels.values()] == [NEW_BACKEND]
+    result = _kernel_builder("check-config", str(project))
+    assert result.exit_code == 0, result.output
+
+
+def test_list_variants_lists_its_variant(lib_with_new_backend: Path, tmp_path: Path) -> None:
+    result = _kernel_builder("list-variants", str(_new_backend_project(tmp_path)))
+    assert result.exit_code == 0, result.output
+    assert "torch213-cxx11-vk14-x86_64-linux" in result.output.split()
+
+
+def test_init_scaffolds_a_kernel_for_it(lib_with_new_backend: Path, tmp_path: Path) -> None:
+    from kernel_builder.config import load_config
+
+    result = _kernel_builder("init", str(tmp_path / "vk-thing"), "--name", "org/vk-thing", "--backends", NEW_BACKEND)
+    assert result.exit_code == 0, result.output
+    config = load_config(tmp_path / "vk-thing")
+    assert config.general.backends == (NEW_BACKEND,)
+    assert [k.backend for k in config.kernels.values()] == [NEW_BACKEND]
+
+
+def test_kernel_mappings_accept_its_device_type(lib_with_new_backend: Path) -> None:
+    from kernels import Device
+    from kernels.layer.device import device_types
+
+    assert NEW_BACKEND in device_types() and Device(NEW_BACKEND).type == NEW_BACKEND

@@ -26,13 +26,14 @@ _SPEC_KEYS = {
     "label": "label", "compute-tag": "compute_tag", "toolkit": "toolkit", "cmake": "cmake",
     "abi-policy": "abi_policy", "torch-device": "torch_device", "noarch": "noarch",
     "build-toml": "build_toml", "kernel-sections": "kernel_sections", "archs": "archs",
-    "metadata": "metadata", "layer-device": "layer_device",
+    "metadata": "metadata", "layer-device": "layer_device", "kernel-keys": "kernel_keys",
 }
-_OPTIONAL_KEYS = {"layer-device"}  # defaults to the backend's name
+_OPTIONAL_KEYS = {"layer-device", "kernel-keys"}  # default: the backend's name; no keys
 _TEXT, _FLAG, _OPTIONAL_TEXT = (str,), (bool,), (str, type(None))
 _SPEC_TYPES = {key: _FLAG if key in ("build-toml", "kernel-sections", "archs", "metadata")
                else _OPTIONAL_TEXT if key in ("toolkit", "cmake") else _TEXT for key in _SPEC_KEYS}
-_TYPE_WORDS = {_TEXT: "a string", _FLAG: "true or false", _OPTIONAL_TEXT: "a string or null"}
+_SPEC_TYPES["kernel-keys"] = (list,)
+_TYPE_WORDS = {_TEXT: "a string", _FLAG: "true or false", _OPTIONAL_TEXT: "a string or null", (list,): "a list"}
 _VERSION_FIELD = re.compile(r"\{(major|minor)\}")
 
 
@@ -57,10 +58,14 @@ class BackendSpec:
     archs: bool  # metadata.json must name the GPU archs of the build
     metadata: bool  # metadata.json (and the loader's backend argument) may name it
     layer_device: str = ""  # the device type kernel mappings use for it (metal: "mps"); "" = its name
+    kernel_keys: tuple[str, ...] = ()  # build.toml keys its [kernel.*] sections take besides the shared ones
 
     def __post_init__(self) -> None:
         if not self.layer_device:
             object.__setattr__(self, "layer_device", self.name)
+        if not all(isinstance(key, str) for key in self.kernel_keys):
+            raise RegistryError(f"backends.{self.name}.kernel-keys must be a list of strings")
+        object.__setattr__(self, "kernel_keys", tuple(self.kernel_keys))
 
     @property
     def versioned(self) -> bool:

@@ -35,15 +35,19 @@ DEFAULT_LICENSE = "Apache-2.0"
 DEFAULT_FLAKE_URL = "github:huggingface/kernels"
 FLAKE_URL_ENV = "KERNEL_BUILDER_FLAKE"
 
-#: Torch device type of each backend (ROCm GPUs are "cuda" devices in Torch).
-BACKEND_DEVICES = {
-    "cuda": "cuda",
-    "rocm": "cuda",
-    "xpu": "xpu",
-    "metal": "mps",
-    "neuron": "neuron",
-    "cpu": "cpu",
-}
+#: Backends whose Torch device the scaffold's tests and card prefer, in order; the
+#: registry's other backends follow, and cpu comes last.
+_DEVICE_PREFERENCE = ("cuda", "rocm", "xpu", "metal", "neuron")
+#: The C++ scaffold a backend without sources of its own starts from.
+_GENERIC_TEMPLATE = "cpu/kernel_cpu.cpp.in"
+
+
+def backend_devices() -> dict[str, str]:
+    """Backend -> Torch device type (the registry's ``torch-device``), in preference order."""
+    specs = {spec.name: spec for spec in registry()}
+    order = [b for b in _DEVICE_PREFERENCE if b in specs]
+    order += [b for b in sorted(specs) if b not in order and b != "cpu"] + ["cpu"]
+    return {b: specs[b].torch_device for b in order if b in specs}
 
 #: Module names a kernel cannot take: its tests put the build variant on
 #: ``sys.path`` and import the kernel by name, which would shadow these.
@@ -235,7 +239,8 @@ def kernel_sources(kname: KernelName, backends: tuple[str, ...]) -> dict[str, li
         "metal": [f"{m}_metal/{m}.mm", f"{m}_metal/{m}.metal"],
         "xpu": [f"{m}_xpu/{m}.cpp"],
     }
-    return {b: sources[b] for b in backends}
+    # A registry backend without a scaffold of its own starts from a plain C++ source.
+    return {b: sources.get(b, [f"{m}_{b}/{m}.cpp"]) for b in backends}
 
 
 _KERNEL_NOTES = {
@@ -315,9 +320,9 @@ def _binding_impls(kname: KernelName, backends: tuple[str, ...]) -> str:
 def devices_for(backends: tuple[str, ...]) -> list[str]:
     """Torch devices of ``backends``, accelerators first."""
     devices: list[str] = []
-    for backend in BACKEND_DEVICES:  # preference order
-        if backend in backends and BACKEND_DEVICES[backend] not in devices:
-            devices.append(BACKEND_DEVICES[backend])
+    for backend, device in backend_devices().items():  # preference order
+        if backend in backends and device not in devices:
+            devices.append(device)
     return devices
 
 
@@ -357,7 +362,7 @@ def scaffold_files(kname: KernelName, backends: tuple[str, ...], license: str = 
         "xpu": ["xpu/kernel.cpp.in"],
     }
     for backend, sources in kernel_sources(kname, backends).items():
-        for rel, template in zip(sources, templates[backend]):
+        for rel, template in zip(sources, templates.get(backend, [_GENERIC_TEMPLATE])):
             files[rel] = _render(template, values)
     files["tests/__init__.py"] = _render("tests/__init__.py.in", values)
     files["tests/conftest.py"] = _render("tests/conftest.py.in", values)

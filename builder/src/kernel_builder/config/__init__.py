@@ -18,7 +18,7 @@ from .capabilities import effective_cuda_capabilities, effective_rocm_archs
 from .editions import CURRENT_EDITION, Edition, detect_edition
 from .frameworks import parse_torch, parse_torch_noarch, parse_tvm_ffi
 from .general import buildable_backends, is_repo_id, parse_general
-from .kernels import BACKEND_KERNEL_KEYS, SHARED_KERNEL_KEYS, known_dependencies, parse_kernel
+from .kernels import SHARED_KERNEL_KEYS, backend_kernel_keys, known_dependencies, parse_kernel
 from .model import (
     FRAMEWORKS,
     BuildConfig,
@@ -36,9 +36,9 @@ from .table import Table
 BUILD_TOML = "build.toml"
 
 __all__ = [
-    "BACKEND_KERNEL_KEYS", "BUILD_TOML", "CURRENT_EDITION", "FRAMEWORKS", "SHARED_KERNEL_KEYS",
+    "BUILD_TOML", "CURRENT_EDITION", "FRAMEWORKS", "SHARED_KERNEL_KEYS",
     "BuildConfig", "ConfigError", "CudaGeneral", "General", "Hub", "Kernel", "KernelDependency",
-    "Torch", "TorchNoarch", "TvmFfi", "buildable_backends", "effective_cuda_capabilities",
+    "Torch", "TorchNoarch", "TvmFfi", "backend_kernel_keys", "buildable_backends", "effective_cuda_capabilities",
     "effective_rocm_archs", "is_repo_id", "known_dependencies", "load_config", "parse_config", "supported_cuda_capabilities",
 ]
 

@@ -21,14 +21,12 @@ from .model import General, Kernel
 from .paths import check_project_path
 from .table import Table
 
-#: Keys each ``[kernel.<name>]`` may have, besides the shared ones, per backend.
-BACKEND_KERNEL_KEYS: dict[str, frozenset[str]] = {
-    "cpu": frozenset({"cxx-flags"}),
-    "cuda": frozenset({"cuda-capabilities", "cuda-flags", "cuda-minver", "cxx-flags"}),
-    "metal": frozenset({"cxx-flags"}),
-    "rocm": frozenset({"rocm-archs", "hip-flags", "cxx-flags"}),
-    "xpu": frozenset({"sycl-flags", "cxx-flags"}),
-}
+def backend_kernel_keys() -> dict[str, frozenset[str]]:
+    """Keys each ``[kernel.<name>]`` may have besides the shared ones, per backend (the registry's
+    ``kernel-keys``)."""
+    return {spec.name: frozenset(spec.kernel_keys) for spec in registry() if spec.kernel_sections}
+
+
 SHARED_KERNEL_KEYS = frozenset({"backend", "depends", "src", "include"})
 
 
@@ -42,10 +40,11 @@ def parse_kernel(name: str, table: Table, general: General, kernel_dir: Path) ->
     if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise ConfigError(table.file, table.key, "kernel names may only use letters, digits, '_' and '-'")
     backend = _parse_backend(table, general)
-    allowed_keys = SHARED_KERNEL_KEYS | BACKEND_KERNEL_KEYS[backend]
+    per_backend = backend_kernel_keys()
+    allowed_keys = SHARED_KERNEL_KEYS | per_backend.get(backend, frozenset())
     for key in table.data:
         if key not in allowed_keys:
-            other = [b for b, keys in BACKEND_KERNEL_KEYS.items() if key in keys]
+            other = [b for b, keys in per_backend.items() if key in keys]
             if other:
                 raise table.error(key, f"not valid for backend {backend!r} (only for: {', '.join(other)})")
             raise table.error(key, f"unknown key (expected one of: {', '.join(sorted(allowed_keys))})")
