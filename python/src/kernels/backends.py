@@ -27,10 +27,11 @@ _SPEC_KEYS = {
     "abi-policy": "abi_policy", "torch-device": "torch_device", "noarch": "noarch",
     "build-toml": "build_toml", "kernel-sections": "kernel_sections", "archs": "archs",
     "metadata": "metadata", "layer-device": "layer_device", "kernel-keys": "kernel_keys",
+    "older-minor-loads": "older_minor_loads",
 }
-_OPTIONAL_KEYS = {"layer-device", "kernel-keys"}  # default: the backend's name; no keys
+_OPTIONAL_KEYS = {"layer-device", "kernel-keys", "older-minor-loads"}  # default: the name; no keys; false
 _TEXT, _FLAG, _OPTIONAL_TEXT = (str,), (bool,), (str, type(None))
-_SPEC_TYPES = {key: _FLAG if key in ("build-toml", "kernel-sections", "archs", "metadata")
+_SPEC_TYPES = {key: _FLAG if key in ("build-toml", "kernel-sections", "archs", "metadata", "older-minor-loads")
                else _OPTIONAL_TEXT if key in ("toolkit", "cmake") else _TEXT for key in _SPEC_KEYS}
 _SPEC_TYPES["kernel-keys"] = (list,)
 _TYPE_WORDS = {_TEXT: "a string", _FLAG: "true or false", _OPTIONAL_TEXT: "a string or null", (list,): "a list"}
@@ -59,6 +60,7 @@ class BackendSpec:
     metadata: bool  # metadata.json (and the loader's backend argument) may name it
     layer_device: str = ""  # the device type kernel mappings use for it (metal: "mps"); "" = its name
     kernel_keys: tuple[str, ...] = ()  # build.toml keys its [kernel.*] sections take besides the shared ones
+    older_minor_loads: bool = False  # a build for an older toolkit minor (same major) loads on a newer one
 
     def __post_init__(self) -> None:
         if not self.layer_device:

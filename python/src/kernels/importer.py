@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 
+from . import loader
 from .loader import LoadedKernel, get_loaded_kernels, import_variant
-from .loader import loaded_registry as _loaded_kernels
+
+_loaded_kernels = loader.loaded_registry  # upstream's name for the registry
 
 #: Upstream code configures logging per module name; this one is kept for it.
 logger = logging.getLogger(__name__)

@@ -41,8 +41,12 @@ Decided = Union[Variant, UnknownVariant]
 METAL_MIN_MACOS = Version("26.0")
 #: Upstream's default interpreter for the pure rules: a GIL-enabled Python 3.15 (loads abi3 and abi3t).
 DEFAULT_PYTHON = Version("3.15")
-_MINOR_COMPATIBLE = ("cuda", "rocm")
 _PYTHON_ABI_ORDER = ("abi3", "abi3t")
+
+
+def _older_minor_loads(backend: str) -> bool:
+    """Whether the registry lets an older toolkit minor of ``backend`` load (CUDA, ROCm)."""
+    return backend in registry() and registry().get(backend).older_minor_loads
 
 
 @dataclass(frozen=True)
@@ -116,7 +120,7 @@ def _backend_problems(variant: ArchVariant, system: SystemSpec) -> list[str]:
         return [f"backend {mine.name} ({_describe(mine)}) instead of {theirs.name} ({_describe(theirs)})"]
     if mine.version is not None and theirs.version is not None \
             and _major_minor(mine.version) != _major_minor(theirs.version):
-        if mine.name not in _MINOR_COMPATIBLE or mine.version.major != theirs.version.major:
+        if not _older_minor_loads(mine.name) or mine.version.major != theirs.version.major:
             return [f"{_describe(mine)} instead of {_describe(theirs)}"]
         if mine.version.minor > theirs.version.minor:
             return [f"{_describe(mine)}, newer than this system's {_describe(theirs)}"]

@@ -13,7 +13,7 @@ from typing import Any
 
 from .._toml import load_toml
 from ..errors import ConfigError
-from .capabilities import capability_sort_key as _capability_sort_key
+from .capabilities import capability_sort_key
 from .capabilities import effective_cuda_capabilities, effective_rocm_archs
 from .editions import CURRENT_EDITION, Edition, detect_edition
 from .frameworks import parse_torch, parse_torch_noarch, parse_tvm_ffi
@@ -49,7 +49,7 @@ def supported_cuda_capabilities() -> list[str]:
 
     toolkits = load_lib_json("cuda")["toolkits"]
     caps = {cap for toolkit in toolkits.values() for cap in toolkit["supported"]}
-    return sorted(caps, key=_capability_sort_key)
+    return sorted(caps, key=capability_sort_key)
 
 
 def load_config(kernel_dir: Path | str) -> BuildConfig:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import tomlkit
+from kernels.backends import registry
 from tomlkit.items import Table
 
 from .general import KERNEL_NAME
@@ -30,7 +31,13 @@ from .general import KERNEL_NAME
 CURRENT_FORMAT = 5
 DEFAULT_LICENSE = "Apache-2.0"
 _FRAMEWORKS = ("torch", "torch-noarch", "tvm-ffi")
-ALL_BACKENDS = ("cpu", "cuda", "metal", "neuron", "rocm", "xpu")
+#: The backends a legacy ``universal`` kernel ran on: the ones that format knew.
+LEGACY_UNIVERSAL_BACKENDS = ("cpu", "cuda", "metal", "neuron", "rocm", "xpu")
+
+
+def _all_backends() -> tuple[str, ...]:
+    """The backends a migrated build.toml may list (the registry's build.toml backends), sorted."""
+    return tuple(sorted(registry().build_toml_names()))
 
 
 def detect_format(data: dict[str, Any]) -> int:
@@ -72,7 +79,7 @@ def old_format_evidence(data: dict[str, Any]) -> int | None:
 
 def _backends_from_kernels(kernels: dict[str, Any]) -> list[str]:
     found = {k.get("backend") for k in kernels.values() if isinstance(k, dict)}
-    return [b for b in ALL_BACKENDS if b in found]
+    return [b for b in _all_backends() if b in found]
 
 
 def _convert_v1_kernels(doc: Any) -> None:
@@ -171,7 +178,7 @@ def _upgrade_to_v3(doc: Any, general: Table, found: int) -> None:
             general["cuda"] = table
 
     kernels = doc.get("kernel") or {}
-    backends = list(ALL_BACKENDS) if universal else _backends_from_kernels(kernels)
+    backends = list(LEGACY_UNIVERSAL_BACKENDS) if universal else _backends_from_kernels(kernels)
     if not backends:
         backends = ["cpu"]
     _insert_after_name(general, "backends", backends)

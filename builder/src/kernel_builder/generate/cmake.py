@@ -39,10 +39,18 @@ _SHARED_TEMPLATES = ("common.cmake", "kernel.cmake")
 #: Python-only: they are built as noarch kernels.)
 CMAKE_BACKENDS = tuple(sorted(entry.name[: -len(".cmake")] for entry in _TEMPLATES.iterdir()
                               if entry.name.endswith(".cmake") and entry.name not in _SHARED_TEMPLATES))
+_ORDER_LINE = re.compile(r"^# order: (\d+)", re.MULTILINE)
+
+
+def _template_order(backend: str) -> int:
+    """A template's ``# order: N`` header line (default 50)."""
+    found = _ORDER_LINE.search(_TEMPLATES.joinpath(f"{backend}.cmake").read_text(encoding="utf-8"))
+    return int(found.group(1)) if found else 50
+
+
 #: The order in which backend templates contribute their sections (and their
-#: ``if()/elseif()`` branches); backends not named here follow in name order.
-_FIRST = ("cuda", "rocm", "xpu", "metal")
-TEMPLATE_ORDER = tuple(b for b in _FIRST if b in CMAKE_BACKENDS) + tuple(b for b in CMAKE_BACKENDS if b not in _FIRST)
+#: ``if()/elseif()`` branches): each template's ``# order:`` line, then the name.
+TEMPLATE_ORDER = tuple(sorted(CMAKE_BACKENDS, key=lambda b: (_template_order(b), b)))
 
 
 def _template(name: str) -> str:

@@ -1,5 +1,6 @@
 # kernel-builder's CMake template for the cuda backend. Each '#@ <section>' line starts a section
 # that generate/cmake.py puts into the generated CMakeLists.txt; {{name}} is replaced by a value.
+# order: 10 (sections of backends with a lower order come first; default 50)
 #@ languages
   enable_language(CUDA)
   string(REGEX MATCH "^[0-9]+\.[0-9]+" KB_CUDA_TOOLKIT "${CMAKE_CUDA_COMPILER_VERSION}")

@@ -1,5 +1,6 @@
 # kernel-builder's CMake template for the rocm backend. Each '#@ <section>' line starts a section
 # that generate/cmake.py puts into the generated CMakeLists.txt; {{name}} is replaced by a value.
+# order: 20 (sections of backends with a lower order come first; default 50)
 #@ toolchain
   enable_language(HIP)
 #@ functions

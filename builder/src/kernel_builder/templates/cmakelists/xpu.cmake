@@ -1,5 +1,6 @@
 # kernel-builder's CMake template for the xpu backend. Each '#@ <section>' line starts a section
 # that generate/cmake.py puts into the generated CMakeLists.txt; {{name}} is replaced by a value.
+# order: 30 (sections of backends with a lower order come first; default 50)
 #@ toolchain
   # SYCL kernels need the oneAPI DPC++ compiler: configure with CXX=icpx.
   if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "IntelLLVM")
