@@ -21,7 +21,7 @@ from kernels.loader import read_metadata
 from kernels.lockfile import LockfileError, decode_lockfile, parse_lockfile
 from kernels.metadata import MetadataError
 
-CASES = settings(max_examples=600, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+CASES = settings(max_examples=900, deadline=2000, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20))
 json_values = st.recursive(scalars, lambda inner: st.one_of(
@@ -99,3 +99,28 @@ def test_repo_ids_are_accepted_or_one_value_error(repo_id: Any) -> None:
         assert validate_repo_id(repo_id) == repo_id
     except ValueError as e:
         _one_line(e)
+
+
+# --- kernel-status.toml (read from a kernel repository on the Hub) ------------------------------------
+
+status_documents = st.one_of(
+    st.text(max_size=200),
+    st.dictionaries(st.sampled_from(["kind", "destination", "revision", "extra"]), scalars, max_size=4).map(
+        lambda d: "\n".join(f"{k} = {json.dumps(v)}" for k, v in d.items() if v is not None)),
+    st.integers(min_value=1, max_value=3000).map(lambda depth: "kind = " + "[" * depth + "]" * depth),
+    st.integers(min_value=1, max_value=6000).map(lambda digits: "kind = 1" + "0" * digits),
+)
+
+
+@CASES
+@given(status_documents)
+def test_kernel_status_files_parse_or_fail_in_one_line(content: str) -> None:
+    from kernels.status import KernelStatus, Redirect
+
+    try:
+        status = KernelStatus.from_toml(content)
+    except ValueError as e:
+        message = str(e)
+        assert "\n" not in message and "kernel-status.toml" in message or "Unknown kernel status kind" in message
+        return
+    assert isinstance(status, Redirect) and "/" in status.destination and status.revision

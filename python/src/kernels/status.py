@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 if TYPE_CHECKING:  # pragma: no cover
     from huggingface_hub import HfApi
 
+from .hub.ids import is_valid_repo_id
+
 logger = logging.getLogger(__name__)
 
 STATUS_FILE = "kernel-status.toml"
@@ -34,8 +36,9 @@ def _parse_toml(content: str) -> dict[str, Any]:
 
         try:
             return tomllib.loads(content)
-        except tomllib.TOMLDecodeError as e:
-            raise ValueError(f"{STATUS_FILE} is not valid TOML: {e}") from None
+        except (tomllib.TOMLDecodeError, ValueError, RecursionError) as e:
+            # RecursionError: absurdly deep nesting; ValueError: e.g. an integer of thousands of digits.
+            raise ValueError(f"{STATUS_FILE} is not valid TOML: {' '.join(str(e).split())[:200]}") from None
     import tomlkit
     from tomlkit.exceptions import ParseError
 
@@ -59,10 +62,13 @@ class Redirect:
         if not destination:
             raise ValueError(f"{STATUS_FILE} must contain a 'destination' field for kind 'redirect'")
         if not isinstance(destination, str):
-            raise ValueError(f"{STATUS_FILE}: 'destination' must be a string, got {destination!r}")
+            raise ValueError(f"{STATUS_FILE}: 'destination' must be a string, got {destination!r:.200}")
+        if not is_valid_repo_id(destination):
+            raise ValueError(f"{STATUS_FILE}: 'destination' must be a repository id (owner/name), "
+                             f"got {destination!r:.200}")
         revision = data.get("revision", DEFAULT_REDIRECT_REVISION)
         if not isinstance(revision, str) or not revision:
-            raise ValueError(f"{STATUS_FILE}: 'revision' must be a non-empty string, got {revision!r}")
+            raise ValueError(f"{STATUS_FILE}: 'revision' must be a non-empty string, got {revision!r:.200}")
         return Redirect(destination=destination, revision=revision)
 
 
@@ -83,7 +89,7 @@ class KernelStatus:
             raise ValueError(f"{STATUS_FILE} must contain a 'kind' field")
         parse = _KINDS.get(kind) if isinstance(kind, str) else None
         if parse is None:
-            raise ValueError(f"Unknown kernel status kind: {kind!r} in {STATUS_FILE} (known: {', '.join(_KINDS)})")
+            raise ValueError(f"Unknown kernel status kind: {kind!r:.200} in {STATUS_FILE} (known: {', '.join(_KINDS)})")
         return parse(data)
 
     @staticmethod
