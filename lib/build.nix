@@ -191,6 +191,11 @@ let
           runHook postInstall
         '';
 
+        # The digest covers the files as fixup (stripping) left them.
+        postFixup = ''
+          PYTHONDONTWRITEBYTECODE=1 python -m kernel_builder.build.nix_sandbox digest --variant-dir "$out"
+        '';
+
         installCheckPhase = ''
           runHook preInstallCheck
           PYTHONDONTWRITEBYTECODE=1 python -m kernel_builder.build.nix_sandbox check --variant-dir "$out" ${checkFlags cfg.variant}
@@ -246,6 +251,9 @@ let
         export HOME="$NIX_BUILD_TOP/home"
         python -m kernel_builder.build.nix_sandbox assemble-noarch --kernel-dir . --backend ${backend} \
           --unique-id ${uniqueId} --out "$out"
+      '';
+      postFixup = ''
+        PYTHONDONTWRITEBYTECODE=1 python -m kernel_builder.build.nix_sandbox digest --variant-dir "$out"
       '';
       installCheckPhase = ''
         PYTHONDONTWRITEBYTECODE=1 python -m kernel_builder.build.nix_sandbox check --variant-dir "$out" --variant ${variant} --no-abi ${

@@ -181,6 +181,7 @@ def _build_variant_locked(config: BuildConfig, backend: str, variant: str, uid: 
             metadata, log_file = _build_extension(config, backend, variant, uid, options, staging, log)
         write_metadata(staging, metadata)
         remove_bytecode(staging)
+        record_digest(staging)
         write_card(config)
         final = build_root / variant
         replace_dir(staging, final)
@@ -398,6 +399,16 @@ def variant_metadata(config: BuildConfig, backend: str, ops_name: str, archs: tu
 def write_metadata(staging: Path, metadata: Metadata) -> None:
     text = json.dumps(metadata.to_dict(), indent=2) + "\n"
     (staging / "metadata.json").write_text(text, encoding="utf-8")
+
+
+def record_digest(variant_dir: Path) -> None:
+    """Write the digest of the variant's files into its metadata.json (upstream's format; the last step of a build)."""
+    from kernels.integrity import hash_variant
+
+    path = variant_dir / "metadata.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["digest"] = hash_variant(variant_dir).to_dict()
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 def remove_bytecode(root: Path) -> None:

@@ -8,6 +8,8 @@ Called by the variant derivations of ``lib/build.nix``:
 * ``check``: runpaths, ``check-builds`` (layout, metadata, importing the
   variant through ``kernels``) and ``check-abi``;
 * ``strip-runpaths``: remove DT_RPATH/DT_RUNPATH from the ELF files of a tree.
+* ``digest``: record the digest of the variant's files in metadata.json, after
+  Nix's fixup phase (which may strip binaries) has run.
 """
 
 from __future__ import annotations
@@ -34,10 +36,11 @@ Log = Callable[[str], None]
 
 
 def _finish_variant(config: BuildConfig, out: Path, metadata) -> None:  # type: ignore[no-untyped-def]
-    from .local import remove_bytecode, write_metadata
+    from .local import record_digest, remove_bytecode, write_metadata
 
     write_metadata(out, metadata)
     remove_bytecode(out)
+    record_digest(out)
 
 
 def assemble(kernel_dir: Path, backend: str, install_dir: Path, cmake_build: Path, out: Path) -> None:
@@ -60,6 +63,9 @@ def assemble(kernel_dir: Path, backend: str, install_dir: Path, cmake_build: Pat
     archs = built_archs(info, backend)
     _finish_variant(config, out, variant_metadata(config, backend, info["ops_name"], archs))
     strip_runpaths(out)
+    from .local import record_digest
+
+    record_digest(out)  # again: stripping runpaths changed the ELF files
 
 
 def assemble_noarch(kernel_dir: Path, backend: str, unique_id: str, out: Path) -> None:
@@ -134,6 +140,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--no-import", action="store_true")
     p = sub.add_parser("strip-runpaths", help="remove DT_RPATH/DT_RUNPATH from the ELF files under a directory")
     p.add_argument("directory", type=Path)
+    p = sub.add_parser("digest", help="record the digest of a variant's files in its metadata.json (after fixup)")
+    p.add_argument("--variant-dir", type=Path, required=True)
     args = parser.parse_args(argv)
     try:
         if args.step == "assemble":
@@ -143,6 +151,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         elif args.step == "check":
             check_variant_dir(args.variant_dir, args.variant, abi=not args.no_abi, abi_args=args.abi_arg,
                               import_check=not args.no_import)
+        elif args.step == "digest":
+            from .local import record_digest
+
+            record_digest(args.variant_dir)
         else:
             for path in strip_runpaths(args.directory):
                 print(f"stripped runpath: {path}")
