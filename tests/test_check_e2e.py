@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from kernel_builder.build.local import record_digest
 from e2e_support import BuiltKernel, run_kernel_builder
 
 #: The manylinux_2_28 limits the kernel requirements list.
@@ -93,6 +94,7 @@ def check_builds_problems(variant: Path) -> list[str]:
 
 def test_check_builds_catches_a_relu_variant_that_fails_to_import(damaged: Path) -> None:
     (damaged / "_relu_cpu_first.abi3.so").unlink()
+    record_digest(damaged)  # a build that lacks its extension (rather than a tampered one)
     (problem,) = check_builds_problems(damaged)
     assert problem.startswith(f"❌ {damaged.name}: import through the kernels loader failed: ImportError:")
     assert "_relu_cpu_first" in problem

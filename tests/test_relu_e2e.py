@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import kernels
+import kernels.integrity
 from kernel_builder.build import local as local_build
 from kernel_builder.config import load_config
 from kernel_builder.errors import KernelBuilderError
@@ -42,6 +43,10 @@ def test_variant_directory_layout(relu_build: BuiltKernel) -> None:
 
 def test_metadata_json(relu_build: BuiltKernel) -> None:
     metadata = json.loads((relu_build.variant_dir / "metadata.json").read_text())
+    # The digest of every file of the variant, as upstream's current builder records it (issue 17).
+    digest = metadata.pop("digest")
+    assert digest == kernels.integrity.hash_variant(relu_build.variant_dir).to_dict()
+    assert digest["algorithm"] == "sha256" and "__init__.py" in digest["files"]
     assert metadata == {
         "id": f"_relu_cpu_{relu_build.unique_id}",
         "name": "relu",
